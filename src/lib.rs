@@ -1,0 +1,12 @@
+//! Cantus: a neural melody instrument.
+//!
+//! Data flows one way, and the modules follow it:
+//! files ─[`formats`]→ pieces/notes ─[`music`]→ tokens → model → tokens → notes → host ([`plugin`]).
+//!
+//! * [`music`]: notes, the step grid, tokens and encodings. No I/O, std only.
+//! * [`formats`]: MIDI and ABC files to and from [`music::Piece`], and the `data check` walk.
+//! * [`plugin`]: the CLAP/VST3 instrument (nice-plug).
+
+pub mod formats;
+pub mod music;
+pub mod plugin;
