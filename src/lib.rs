@@ -10,3 +10,6 @@
 pub mod formats;
 pub mod music;
 pub mod plugin;
+
+#[cfg(test)]
+pub(crate) mod testing;

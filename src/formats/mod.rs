@@ -24,3 +24,6 @@ pub enum ReadError {
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }
+pub mod abc;
+pub mod corpus;
+pub mod midi;

@@ -20,7 +20,10 @@ impl StepGrid {
     };
 
     pub fn new(steps_per_quarter: u32) -> Self {
-        assert!(steps_per_quarter > 0, "a grid needs at least one step per quarter");
+        assert!(
+            steps_per_quarter > 0,
+            "a grid needs at least one step per quarter"
+        );
         Self { steps_per_quarter }
     }
 

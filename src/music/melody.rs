@@ -43,9 +43,9 @@ impl MelodyEvent {
         match token {
             HOLD_TOKEN => Some(MelodyEvent::Hold),
             REST_TOKEN => Some(MelodyEvent::Rest),
-            t if (t as usize) < VOCAB_SIZE => {
-                Some(MelodyEvent::NoteOn(MIN_PITCH + (t - FIRST_NOTE_TOKEN) as u8))
-            }
+            t if (t as usize) < VOCAB_SIZE => Some(MelodyEvent::NoteOn(
+                MIN_PITCH + (t - FIRST_NOTE_TOKEN) as u8,
+            )),
             _ => None,
         }
     }
@@ -227,16 +227,9 @@ impl Melody {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::canonical_events;
+    use crate::testing::note;
     use proptest::prelude::*;
-
-    fn note(pitch: u8, start: f64, end: f64) -> Note {
-        Note {
-            pitch,
-            start,
-            end,
-            velocity: 100,
-        }
-    }
 
     #[test]
     fn tokens_cover_the_pitch_range() {
@@ -272,33 +265,10 @@ mod tests {
         let notes = [note(60, 0.0, 0.25), note(62, 1.0, 1.25)];
         let (melody, _) = Melody::from_notes(&notes, StepGrid::SIXTEENTHS);
         use MelodyEvent::*;
-        assert_eq!(melody.events, vec![NoteOn(60), Rest, Hold, Hold, NoteOn(62)]);
-    }
-
-    /// Canonical event lists: no Hold before the first event has happened, one Rest per silence,
-    /// at least one note, and no trailing silence (it carries no note, so no file keeps it).
-    pub(crate) fn canonical_events() -> impl Strategy<Value = Vec<MelodyEvent>> {
-        proptest::collection::vec(0u32..VOCAB_SIZE as u32, 1..200).prop_map(|tokens| {
-            let mut events = vec![MelodyEvent::NoteOn(60)];
-            let mut silent = false;
-            for t in tokens {
-                let mut event = MelodyEvent::from_token(t).unwrap();
-                if event == MelodyEvent::Rest && silent {
-                    event = MelodyEvent::Hold;
-                }
-                silent = match event {
-                    MelodyEvent::Rest => true,
-                    MelodyEvent::NoteOn(_) => false,
-                    MelodyEvent::Hold => silent,
-                };
-                events.push(event);
-            }
-            let last_note = events.iter().rposition(|e| matches!(e, MelodyEvent::NoteOn(_)));
-            if let Some(rest) = events[last_note.unwrap()..].iter().position(|e| *e == MelodyEvent::Rest) {
-                events.truncate(last_note.unwrap() + rest);
-            }
-            events
-        })
+        assert_eq!(
+            melody.events,
+            vec![NoteOn(60), Rest, Hold, Hold, NoteOn(62)]
+        );
     }
 
     proptest! {

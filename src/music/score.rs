@@ -135,13 +135,15 @@ impl Key {
             .iter()
             .position(|&s| s == self.mode.offset_from_major())
             .unwrap_or(0);
-        std::array::from_fn(|i| {
-            (major_tonic + MAJOR_STEPS[(degree + i) % 7]).rem_euclid(12) as u8
-        })
+        std::array::from_fn(|i| (major_tonic + MAJOR_STEPS[(degree + i) % 7]).rem_euclid(12) as u8)
     }
 
     pub fn name(&self) -> String {
-        format!("{} {}", pitch_class_name(self.tonic, self.fifths() < 0), self.mode.name())
+        format!(
+            "{} {}",
+            pitch_class_name(self.tonic, self.fifths() < 0),
+            self.mode.name()
+        )
     }
 }
 
@@ -246,22 +248,76 @@ mod tests {
                 assert_eq!(key.fifths(), expected, "{fifths} {minor}");
             }
         }
-        assert_eq!(Key::from_fifths(1, false), Key { tonic: 7, mode: Mode::Major });
-        assert_eq!(Key::from_fifths(0, true), Key { tonic: 9, mode: Mode::Minor });
-        assert_eq!(Key { tonic: 2, mode: Mode::Dorian }.fifths(), 0);
-        assert_eq!(Key { tonic: 2, mode: Mode::Mixolydian }.fifths(), 1);
+        assert_eq!(
+            Key::from_fifths(1, false),
+            Key {
+                tonic: 7,
+                mode: Mode::Major
+            }
+        );
+        assert_eq!(
+            Key::from_fifths(0, true),
+            Key {
+                tonic: 9,
+                mode: Mode::Minor
+            }
+        );
+        assert_eq!(
+            Key {
+                tonic: 2,
+                mode: Mode::Dorian
+            }
+            .fifths(),
+            0
+        );
+        assert_eq!(
+            Key {
+                tonic: 2,
+                mode: Mode::Mixolydian
+            }
+            .fifths(),
+            1
+        );
     }
 
     #[test]
     fn scales_start_on_the_tonic() {
-        assert_eq!(Key { tonic: 2, mode: Mode::Dorian }.scale(), [2, 4, 5, 7, 9, 11, 0]);
-        assert_eq!(Key { tonic: 9, mode: Mode::Minor }.scale(), [9, 11, 0, 2, 4, 5, 7]);
-        assert_eq!(Key { tonic: 7, mode: Mode::Major }.scale(), [7, 9, 11, 0, 2, 4, 6]);
+        assert_eq!(
+            Key {
+                tonic: 2,
+                mode: Mode::Dorian
+            }
+            .scale(),
+            [2, 4, 5, 7, 9, 11, 0]
+        );
+        assert_eq!(
+            Key {
+                tonic: 9,
+                mode: Mode::Minor
+            }
+            .scale(),
+            [9, 11, 0, 2, 4, 5, 7]
+        );
+        assert_eq!(
+            Key {
+                tonic: 7,
+                mode: Mode::Major
+            }
+            .scale(),
+            [7, 9, 11, 0, 2, 4, 6]
+        );
     }
 
     #[test]
     fn bar_lengths() {
-        assert_eq!(TimeSignature { numerator: 6, denominator: 8 }.bar_quarters(), 3.0);
+        assert_eq!(
+            TimeSignature {
+                numerator: 6,
+                denominator: 8
+            }
+            .bar_quarters(),
+            3.0
+        );
         assert_eq!(TimeSignature::COMMON.bar_quarters(), 4.0);
     }
 }

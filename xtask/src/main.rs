@@ -1,4 +1,50 @@
-//! `cargo xtask bundle cantus [--release]` builds the CLAP and VST3 bundles into `target/bundled/`.
-fn main() -> nice_plug_xtask::Result<()> {
-    nice_plug_xtask::main()
+//! Project tasks, run as `cargo xtask <command>`:
+//!
+//! * `bundle cantus [--release]`: the CLAP and VST3 bundles in `target/bundled/` (nice-plug-xtask).
+//! * `demo`: the main job: bundle the plugin in release mode, then run the `cantus` CLI on the
+//!   shipped corpora.
+//! * `test`: what CI runs: bundle in debug mode (the integration tests load the bundles), then
+//!   `cargo test` for the whole workspace, reusing the same debug build.
+
+use std::process::Command;
+
+type Result<T> = nice_plug_xtask::Result<T>;
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("demo") => demo(),
+        Some("test") => test(&args[1..]),
+        _ => nice_plug_xtask::main_with_args("cargo xtask", args),
+    }
+}
+
+fn bundle(profile_args: &[&str]) -> Result<()> {
+    let args = ["bundle", "cantus"].iter().chain(profile_args);
+    nice_plug_xtask::main_with_args("cargo xtask", args.map(|s| s.to_string()))
+}
+
+fn run(program: &str, args: &[&str]) -> Result<()> {
+    println!("$ {program} {}", args.join(" "));
+    let status = Command::new(program).args(args).status()?;
+    if !status.success() {
+        anyhow::bail!("`{program} {}` failed: {status}", args.join(" "));
+    }
+    Ok(())
+}
+
+fn demo() -> Result<()> {
+    bundle(&["--release"])?;
+    let cantus = "target/release/cantus";
+    run(cantus, &["data", "check", "data/ryans/valid"])?;
+    run(cantus, &["data", "stats", "data/ryans/train"])?;
+    println!("\nPlugin bundles: target/bundled/cantus.clap, target/bundled/cantus.vst3");
+    Ok(())
+}
+
+fn test(extra: &[String]) -> Result<()> {
+    bundle(&[])?;
+    let mut args = vec!["test", "--workspace"];
+    args.extend(extra.iter().map(String::as_str));
+    run("cargo", &args)
 }
