@@ -8,8 +8,10 @@
 //! * [`plugin`]: the CLAP/VST3 instrument (nice-plug).
 
 pub mod formats;
+pub mod model;
 pub mod music;
 pub mod plugin;
+pub mod rng;
 
 #[cfg(test)]
 pub(crate) mod testing;

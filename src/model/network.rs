@@ -1,0 +1,201 @@
+//! The layer stack: token embedding → N recurrent layers → dropout → linear → logits.
+//!
+//! Two ways to run the same weights: [`Network::forward`] over a batch of sequences (training,
+//! evaluation) and [`Network::step`], one token at a time with a state the caller keeps
+//! (generation). Both go through [`Cell::update`], and a test holds them to 1e-5 of each other.
+
+use super::cell::{Cell, CellKind, LayerState, cell, cell_shapes};
+use candle_core::{D, DType, Device, Result, Tensor};
+use candle_nn::{Embedding, Linear, Module, VarBuilder};
+use serde::{Deserialize, Serialize};
+
+/// The shape of a network; stored in the model card.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct NetworkConfig {
+    pub cell: CellKind,
+    /// Recurrent layers, 1..=5.
+    pub layers: usize,
+    /// Width of the token embedding.
+    pub embedding: usize,
+    /// Units in every recurrent layer.
+    pub hidden: usize,
+    pub vocab_size: usize,
+    /// Dropout between layers and before the output, in training only.
+    pub dropout: f32,
+}
+
+impl NetworkConfig {
+    /// Every weight's name and shape, as stored in `model.safetensors`.
+    pub fn weight_shapes(&self) -> Vec<(String, Vec<usize>)> {
+        let mut shapes = vec![(
+            "embedding.weight".to_string(),
+            vec![self.vocab_size, self.embedding],
+        )];
+        for layer in 0..self.layers {
+            let input = if layer == 0 { self.embedding } else { self.hidden };
+            for (name, shape) in cell_shapes(self.cell, input, self.hidden, layer) {
+                shapes.push((format!("rnn.{name}"), shape));
+            }
+        }
+        shapes.push(("head.weight".into(), vec![self.vocab_size, self.hidden]));
+        shapes.push(("head.bias".into(), vec![self.vocab_size]));
+        shapes
+    }
+
+    /// Number of weights (parameters).
+    pub fn parameter_count(&self) -> usize {
+        self.weight_shapes()
+            .iter()
+            .map(|(_, s)| s.iter().product::<usize>())
+            .sum()
+    }
+
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        if !(1..=5).contains(&self.layers) {
+            return Err(format!("layers must be 1..=5, not {}", self.layers));
+        }
+        if self.embedding == 0 || self.hidden == 0 || self.vocab_size == 0 {
+            return Err("embedding, hidden and vocabulary sizes must be positive".into());
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(format!("dropout must be in [0, 1), not {}", self.dropout));
+        }
+        Ok(())
+    }
+}
+
+/// The recurrent state of every layer.
+#[derive(Debug, Clone)]
+pub struct NetworkState {
+    pub layers: Vec<LayerState>,
+}
+
+impl NetworkState {
+    /// A copy cut off from the autograd graph (truncated backpropagation through time).
+    pub fn detach(&self) -> NetworkState {
+        NetworkState {
+            layers: self
+                .layers
+                .iter()
+                .map(|l| LayerState {
+                    h: l.h.detach(),
+                    c: l.c.as_ref().map(Tensor::detach),
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Network {
+    pub config: NetworkConfig,
+    embedding: Embedding,
+    cells: Vec<Cell>,
+    head: Linear,
+    device: Device,
+}
+
+/// Builds a network from `vb`: `embedding.weight`, `rnn.weight_ih_l{k}`…, `head.weight`, `head.bias`.
+pub fn network(config: NetworkConfig, vb: VarBuilder) -> Result<Network> {
+    let embedding = candle_nn::embedding(config.vocab_size, config.embedding, vb.pp("embedding"))?;
+    let cells = (0..config.layers)
+        .map(|layer| {
+            let input = if layer == 0 { config.embedding } else { config.hidden };
+            cell(config.cell, input, config.hidden, layer, vb.pp("rnn"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let head = candle_nn::linear(config.hidden, config.vocab_size, vb.pp("head"))?;
+    Ok(Network {
+        config,
+        embedding,
+        cells,
+        head,
+        device: vb.device().clone(),
+    })
+}
+
+impl Network {
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    pub fn cells(&self) -> &[Cell] {
+        &self.cells
+    }
+
+    pub fn embedding_weight(&self) -> &Tensor {
+        self.embedding.embeddings()
+    }
+
+    pub fn head(&self) -> &Linear {
+        &self.head
+    }
+
+    pub fn zero_state(&self, batch: usize) -> Result<NetworkState> {
+        Ok(NetworkState {
+            layers: self
+                .cells
+                .iter()
+                .map(|c| c.zero_state(batch, &self.device))
+                .collect::<Result<_>>()?,
+        })
+    }
+
+    /// Logits (batch × time × vocab) for a batch of token sequences (batch × time, u32), and the
+    /// state after the last step. `train` turns dropout on.
+    pub fn forward(
+        &self,
+        tokens: &Tensor,
+        state: &NetworkState,
+        train: bool,
+    ) -> Result<(Tensor, NetworkState)> {
+        let mut xs = self.embedding.forward(tokens)?;
+        let mut next = Vec::with_capacity(self.cells.len());
+        for (cell, layer_state) in self.cells.iter().zip(&state.layers) {
+            let (outputs, last) = cell.forward_sequence(&xs, layer_state)?;
+            next.push(last);
+            xs = self.dropout(&outputs, train)?;
+        }
+        let logits = xs.apply(&self.head)?;
+        Ok((logits, NetworkState { layers: next }))
+    }
+
+    /// Logits (vocab) for the next token after `token`, advancing `state` (batch 1).
+    pub fn step(&self, token: u32, state: &mut NetworkState) -> Result<Tensor> {
+        let token = Tensor::new(&[token], &self.device)?;
+        let mut x = self.embedding.forward(&token)?;
+        for (cell, layer_state) in self.cells.iter().zip(state.layers.iter_mut()) {
+            *layer_state = cell.update(&cell.project_input(&x)?, layer_state)?;
+            x = layer_state.h.clone();
+        }
+        x.apply(&self.head)?.squeeze(0)
+    }
+
+    /// Feeds tokens one by one and returns the logits after the last (a primer), or `None` for
+    /// no tokens.
+    pub fn prime(&self, tokens: &[u32], state: &mut NetworkState) -> Result<Option<Tensor>> {
+        let mut logits = None;
+        for &token in tokens {
+            logits = Some(self.step(token, state)?);
+        }
+        Ok(logits)
+    }
+
+    fn dropout(&self, xs: &Tensor, train: bool) -> Result<Tensor> {
+        if train && self.config.dropout > 0.0 {
+            candle_nn::ops::dropout(xs, self.config.dropout)
+        } else {
+            Ok(xs.clone())
+        }
+    }
+}
+
+/// Mean negative log-likelihood (nats) of `targets` (batch × time, u32) under `logits`
+/// (batch × time × vocab).
+pub fn sequence_nll(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
+    let vocab = logits.dim(D::Minus1)?;
+    candle_nn::loss::cross_entropy(&logits.reshape(((), vocab))?, &targets.flatten_all()?)
+}
+
+/// The data type every weight is stored and computed in.
+pub const DTYPE: DType = DType::F32;
