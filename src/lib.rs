@@ -7,11 +7,15 @@
 //! * [`formats`]: MIDI and ABC files to and from [`music::Piece`], and the `data check` walk.
 //! * [`plugin`]: the CLAP/VST3 instrument (nice-plug).
 
+pub mod engine;
+pub mod eval;
 pub mod formats;
+pub mod generate;
 pub mod model;
 pub mod music;
 pub mod plugin;
 pub mod rng;
+pub mod train;
 
 #[cfg(test)]
 pub(crate) mod testing;

@@ -115,7 +115,13 @@ pub fn cell_shapes(
 
 /// Builds layer `layer` from `vb` (candle's `VarBuilder` style: names mirror the weight file).
 /// Fresh weights are uniform in ±1/√hidden, PyTorch's initialisation for its recurrent layers.
-pub fn cell(kind: CellKind, input: usize, hidden: usize, layer: usize, vb: VarBuilder) -> Result<Cell> {
+pub fn cell(
+    kind: CellKind,
+    input: usize,
+    hidden: usize,
+    layer: usize,
+    vb: VarBuilder,
+) -> Result<Cell> {
     let bound = 1.0 / (hidden as f64).sqrt();
     let init = candle_nn::Init::Uniform {
         lo: -bound,
@@ -197,7 +203,11 @@ impl Cell {
 
     /// Runs the layer over a sequence (batch × time × input), returning every step's output
     /// (batch × time × hidden) and the final state.
-    pub fn forward_sequence(&self, xs: &Tensor, state: &LayerState) -> Result<(Tensor, LayerState)> {
+    pub fn forward_sequence(
+        &self,
+        xs: &Tensor,
+        state: &LayerState,
+    ) -> Result<(Tensor, LayerState)> {
         let projected = self.project_input(xs)?;
         let steps = projected.dim(1)?;
         let mut state = state.clone();

@@ -67,7 +67,11 @@ impl Model {
     }
 
     /// Builds a model from a card's JSON text and safetensors bytes (e.g. compiled into the plugin).
-    pub fn from_parts(card_json: &str, weights: &[u8], device: &Device) -> Result<Model, ModelError> {
+    pub fn from_parts(
+        card_json: &str,
+        weights: &[u8],
+        device: &Device,
+    ) -> Result<Model, ModelError> {
         let card: ModelCard = serde_json::from_str(card_json).map_err(|e| ModelError::Card {
             path: PathBuf::from(CARD_FILE),
             message: e.to_string(),
@@ -106,7 +110,10 @@ fn check_shapes(card: &ModelCard, tensors: &HashMap<String, Tensor>) -> Result<(
     }
     let mut names: Vec<&String> = tensors.keys().collect();
     names.sort();
-    match names.into_iter().find(|n| !expected.iter().any(|(e, _)| e == *n)) {
+    match names
+        .into_iter()
+        .find(|n| !expected.iter().any(|(e, _)| e == *n))
+    {
         Some(extra) => Err(ModelError::Unexpected(extra.clone())),
         None => Ok(()),
     }

@@ -5,6 +5,7 @@
 //! (generation). Both go through [`Cell::update`], and a test holds them to 1e-5 of each other.
 
 use super::cell::{Cell, CellKind, LayerState, cell, cell_shapes};
+use crate::rng::Rng;
 use candle_core::{D, DType, Device, Result, Tensor};
 use candle_nn::{Embedding, Linear, Module, VarBuilder};
 use serde::{Deserialize, Serialize};
@@ -32,7 +33,11 @@ impl NetworkConfig {
             vec![self.vocab_size, self.embedding],
         )];
         for layer in 0..self.layers {
-            let input = if layer == 0 { self.embedding } else { self.hidden };
+            let input = if layer == 0 {
+                self.embedding
+            } else {
+                self.hidden
+            };
             for (name, shape) in cell_shapes(self.cell, input, self.hidden, layer) {
                 shapes.push((format!("rnn.{name}"), shape));
             }
@@ -100,7 +105,11 @@ pub fn network(config: NetworkConfig, vb: VarBuilder) -> Result<Network> {
     let embedding = candle_nn::embedding(config.vocab_size, config.embedding, vb.pp("embedding"))?;
     let cells = (0..config.layers)
         .map(|layer| {
-            let input = if layer == 0 { config.embedding } else { config.hidden };
+            let input = if layer == 0 {
+                config.embedding
+            } else {
+                config.hidden
+            };
             cell(config.cell, input, config.hidden, layer, vb.pp("rnn"))
         })
         .collect::<Result<Vec<_>>>()?;
@@ -142,19 +151,23 @@ impl Network {
     }
 
     /// Logits (batch × time × vocab) for a batch of token sequences (batch × time, u32), and the
-    /// state after the last step. `train` turns dropout on.
+    /// state after the last step. Passing a random generator turns dropout on (training); the
+    /// masks come from it, so a seeded run is reproducible.
     pub fn forward(
         &self,
         tokens: &Tensor,
         state: &NetworkState,
-        train: bool,
+        mut dropout: Option<&mut Rng>,
     ) -> Result<(Tensor, NetworkState)> {
         let mut xs = self.embedding.forward(tokens)?;
         let mut next = Vec::with_capacity(self.cells.len());
         for (cell, layer_state) in self.cells.iter().zip(&state.layers) {
             let (outputs, last) = cell.forward_sequence(&xs, layer_state)?;
             next.push(last);
-            xs = self.dropout(&outputs, train)?;
+            xs = match dropout.as_deref_mut() {
+                Some(rng) => self.dropout(&outputs, rng)?,
+                None => outputs,
+            };
         }
         let logits = xs.apply(&self.head)?;
         Ok((logits, NetworkState { layers: next }))
@@ -181,12 +194,17 @@ impl Network {
         Ok(logits)
     }
 
-    fn dropout(&self, xs: &Tensor, train: bool) -> Result<Tensor> {
-        if train && self.config.dropout > 0.0 {
-            candle_nn::ops::dropout(xs, self.config.dropout)
-        } else {
-            Ok(xs.clone())
+    /// Inverted dropout: zero each value with probability p, scale the rest by 1/(1 − p).
+    fn dropout(&self, xs: &Tensor, rng: &mut Rng) -> Result<Tensor> {
+        let p = self.config.dropout;
+        if p <= 0.0 {
+            return Ok(xs.clone());
         }
+        let keep = 1.0 / (1.0 - p);
+        let mask: Vec<f32> = (0..xs.elem_count())
+            .map(|_| if rng.uniform_f32() < p { 0.0 } else { keep })
+            .collect();
+        xs * Tensor::from_vec(mask, xs.shape(), xs.device())?
     }
 }
 

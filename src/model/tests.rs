@@ -48,13 +48,18 @@ fn step_and_sequence_agree_for_every_cell_and_depth() {
                 .unwrap()
                 .unsqueeze(0)
                 .unwrap();
-            let (logits, _) = net.forward(&batch, &net.zero_state(1).unwrap(), false).unwrap();
+            let (logits, _) = net
+                .forward(&batch, &net.zero_state(1).unwrap(), None)
+                .unwrap();
             let mut state = net.zero_state(1).unwrap();
             for (t, &token) in tokens.iter().enumerate() {
                 let stepped = net.step(token, &mut state).unwrap();
                 let sequenced = logits.get(0).unwrap().get(t).unwrap();
                 let diff = max_abs_diff(&stepped, &sequenced);
-                assert!(diff < 1e-5, "{cell:?} × {layers}: step {t} differs by {diff}");
+                assert!(
+                    diff < 1e-5,
+                    "{cell:?} × {layers}: step {t} differs by {diff}"
+                );
             }
         }
     }
@@ -65,9 +70,13 @@ fn a_sequence_can_continue_from_a_carried_state() {
     let (net, _) = fresh(config(CellKind::Lstm, 2));
     let tokens = Tensor::new(&[[5u32, 9, 13, 2, 40, 41]], &Device::Cpu).unwrap();
     let zero = net.zero_state(1).unwrap();
-    let (whole, _) = net.forward(&tokens, &zero, false).unwrap();
-    let (_, middle) = net.forward(&tokens.narrow(1, 0, 3).unwrap(), &zero, false).unwrap();
-    let (rest, _) = net.forward(&tokens.narrow(1, 3, 3).unwrap(), &middle, false).unwrap();
+    let (whole, _) = net.forward(&tokens, &zero, None).unwrap();
+    let (_, middle) = net
+        .forward(&tokens.narrow(1, 0, 3).unwrap(), &zero, None)
+        .unwrap();
+    let (rest, _) = net
+        .forward(&tokens.narrow(1, 3, 3).unwrap(), &middle, None)
+        .unwrap();
     assert!(max_abs_diff(&whole.narrow(1, 3, 3).unwrap(), &rest) < 1e-6);
 }
 
@@ -97,9 +106,15 @@ fn a_saved_folder_loads_with_the_same_outputs() {
             VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu),
         )
         .unwrap();
-        let (mut a, mut b) = (original.zero_state(1).unwrap(), model.network.zero_state(1).unwrap());
+        let (mut a, mut b) = (
+            original.zero_state(1).unwrap(),
+            model.network.zero_state(1).unwrap(),
+        );
         for token in [3, 20, 20, 1, 0, 62] {
-            let (x, y) = (original.step(token, &mut a).unwrap(), model.network.step(token, &mut b).unwrap());
+            let (x, y) = (
+                original.step(token, &mut a).unwrap(),
+                model.network.step(token, &mut b).unwrap(),
+            );
             assert_eq!(max_abs_diff(&x, &y), 0.0);
         }
     }
@@ -137,20 +152,44 @@ fn a_wrong_shape_is_refused_naming_the_tensor() {
     let dir = tempfile::tempdir().unwrap();
     let (mut card, _) = saved_model(dir.path(), CellKind::Lstm);
     card.network.hidden = 16;
-    std::fs::write(dir.path().join(CARD_FILE), serde_json::to_string(&card).unwrap()).unwrap();
-    let error = Model::load(dir.path(), &Device::Cpu).unwrap_err().to_string();
-    assert!(error.contains("rnn.weight_ih_l0") && error.contains("[64, 8]"), "{error}");
+    std::fs::write(
+        dir.path().join(CARD_FILE),
+        serde_json::to_string(&card).unwrap(),
+    )
+    .unwrap();
+    let error = Model::load(dir.path(), &Device::Cpu)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("rnn.weight_ih_l0") && error.contains("[64, 8]"),
+        "{error}"
+    );
 
     card.network.hidden = 12;
     card.network.layers = 3;
-    std::fs::write(dir.path().join(CARD_FILE), serde_json::to_string(&card).unwrap()).unwrap();
-    let error = Model::load(dir.path(), &Device::Cpu).unwrap_err().to_string();
+    std::fs::write(
+        dir.path().join(CARD_FILE),
+        serde_json::to_string(&card).unwrap(),
+    )
+    .unwrap();
+    let error = Model::load(dir.path(), &Device::Cpu)
+        .unwrap_err()
+        .to_string();
     assert!(error.contains("rnn.weight_ih_l2 is missing"), "{error}");
 
     card.network.layers = 1;
-    std::fs::write(dir.path().join(CARD_FILE), serde_json::to_string(&card).unwrap()).unwrap();
-    let error = Model::load(dir.path(), &Device::Cpu).unwrap_err().to_string();
-    assert!(error.contains("unexpected tensor rnn.bias_hh_l1"), "{error}");
+    std::fs::write(
+        dir.path().join(CARD_FILE),
+        serde_json::to_string(&card).unwrap(),
+    )
+    .unwrap();
+    let error = Model::load(dir.path(), &Device::Cpu)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("unexpected tensor rnn.bias_hh_l1"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -160,14 +199,23 @@ fn corrupt_files_are_refused_with_a_clear_error() {
     let weights = dir.path().join(WEIGHTS_FILE);
     let bytes = std::fs::read(&weights).unwrap();
     std::fs::write(&weights, &bytes[..bytes.len() / 2]).unwrap();
-    let error = Model::load(dir.path(), &Device::Cpu).unwrap_err().to_string();
+    let error = Model::load(dir.path(), &Device::Cpu)
+        .unwrap_err()
+        .to_string();
     assert!(error.contains("not a safetensors file"), "{error}");
 
     std::fs::write(dir.path().join(CARD_FILE), "{ not json").unwrap();
-    let error = Model::load(dir.path(), &Device::Cpu).unwrap_err().to_string();
-    assert!(error.contains("model.json: not a valid model card"), "{error}");
+    let error = Model::load(dir.path(), &Device::Cpu)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("model.json: not a valid model card"),
+        "{error}"
+    );
 
-    let error = Model::load(&dir.path().join("nowhere"), &Device::Cpu).unwrap_err().to_string();
+    let error = Model::load(&dir.path().join("nowhere"), &Device::Cpu)
+        .unwrap_err()
+        .to_string();
     assert!(error.contains("nowhere/model.json"), "{error}");
 }
 
