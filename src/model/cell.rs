@@ -14,8 +14,8 @@
 //!
 //! (Wx includes `bias_ih`, Uh includes `bias_hh`.)
 //!
-//! The input projection is separate from the recurrent update, so a sequence can project all its
-//! inputs in one matrix product and only the recurrent product runs step by step.
+//! The input projection is separate from the recurrent update, so the real-time step can keep
+//! its own fast path for each half.
 
 use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
@@ -201,23 +201,24 @@ impl Cell {
         }
     }
 
-    /// Runs the layer over a sequence (batch × time × input), returning every step's output
-    /// (batch × time × hidden) and the final state.
+    /// Runs the layer over a sequence given as one tensor per step (batch × input each),
+    /// returning every step's output and the final state.
+    ///
+    /// Steps are kept as separate tensors rather than slices of one: the gradient of a slice is
+    /// a zero-padded copy of the whole tensor, which would make backpropagation through a
+    /// sequence of T steps cost O(T²).
     pub fn forward_sequence(
         &self,
-        xs: &Tensor,
+        xs: &[Tensor],
         state: &LayerState,
-    ) -> Result<(Tensor, LayerState)> {
-        let projected = self.project_input(xs)?;
-        let steps = projected.dim(1)?;
+    ) -> Result<(Vec<Tensor>, LayerState)> {
         let mut state = state.clone();
-        let mut outputs = Vec::with_capacity(steps);
-        for t in 0..steps {
-            let x_t = projected.narrow(1, t, 1)?.squeeze(1)?;
-            state = self.update(&x_t, &state)?;
+        let mut outputs = Vec::with_capacity(xs.len());
+        for x in xs {
+            state = self.update(&self.project_input(x)?, &state)?;
             outputs.push(state.h.clone());
         }
-        Ok((Tensor::stack(&outputs, 1)?, state))
+        Ok((outputs, state))
     }
 }
 

@@ -159,17 +159,23 @@ impl Network {
         state: &NetworkState,
         mut dropout: Option<&mut Rng>,
     ) -> Result<(Tensor, NetworkState)> {
-        let mut xs = self.embedding.forward(tokens)?;
+        let steps = tokens.dim(1)?;
+        let mut xs = (0..steps)
+            .map(|t| self.embedding.forward(&tokens.narrow(1, t, 1)?.squeeze(1)?))
+            .collect::<Result<Vec<_>>>()?;
         let mut next = Vec::with_capacity(self.cells.len());
         for (cell, layer_state) in self.cells.iter().zip(&state.layers) {
             let (outputs, last) = cell.forward_sequence(&xs, layer_state)?;
             next.push(last);
             xs = match dropout.as_deref_mut() {
-                Some(rng) => self.dropout(&outputs, rng)?,
+                Some(rng) => outputs
+                    .iter()
+                    .map(|x| self.dropout(x, rng))
+                    .collect::<Result<_>>()?,
                 None => outputs,
             };
         }
-        let logits = xs.apply(&self.head)?;
+        let logits = Tensor::stack(&xs, 1)?.apply(&self.head)?;
         Ok((logits, NetworkState { layers: next }))
     }
 

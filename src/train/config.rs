@@ -47,6 +47,9 @@ pub struct TrainConfig {
     pub training: TrainingConfig,
     #[serde(default)]
     pub description: String,
+    /// The data folders as written in the file (relative to it), for the model card.
+    #[serde(skip)]
+    pub data_as_written: (Vec<PathBuf>, Vec<PathBuf>),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -162,6 +165,7 @@ impl TrainConfig {
         };
         let mut config: TrainConfig = toml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
         config.validate().map_err(invalid)?;
+        config.data_as_written = (config.data.train.clone(), config.data.valid.clone());
         let base = path.parent().unwrap_or(Path::new("."));
         config.resolve_paths(base);
         Ok(config)

@@ -11,3 +11,6 @@ pub mod trainer;
 
 pub use config::TrainConfig;
 pub use trainer::{RunOptions, RunSummary, TrainError, train};
+
+#[cfg(test)]
+mod tests;

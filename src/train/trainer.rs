@@ -26,15 +26,24 @@ pub enum TrainError {
     #[error("{0}")]
     Setup(String),
     #[error(
-        "the loss became {value} at step {step} (epoch {epoch}); stopped. The last good \
-         checkpoint (step {checkpoint_step}) is kept: lower the learning rate or set clip_norm, \
-         then --resume"
+        "the loss became {value} at step {step} (epoch {epoch}); stopped. {kept}: lower the \
+         learning rate or set clip_norm, then --resume"
     )]
     NotFinite {
         value: f32,
         step: u64,
         epoch: usize,
-        checkpoint_step: u64,
+        /// What is left to resume from.
+        kept: String,
+    },
+    #[error(
+        "weight {name} overflowed at step {step}; stopped. {kept}: lower the learning rate or set \
+         clip_norm, then --resume"
+    )]
+    Overflow {
+        name: String,
+        step: u64,
+        kept: String,
     },
     #[error("saving failed, the previous files are intact: {0}")]
     Save(#[from] crate::model::ModelError),
@@ -222,7 +231,30 @@ impl Run {
         Ok(())
     }
 
+    fn what_is_kept(&self) -> String {
+        if checkpoint::checkpoint_path(&self.config.output).exists() {
+            format!(
+                "The last good checkpoint (step {}) is kept",
+                self.last_checkpoint_step
+            )
+        } else {
+            "No checkpoint had been written yet".to_string()
+        }
+    }
+
     fn save_checkpoint(&mut self) -> Result<(), TrainError> {
+        // A checkpoint is only worth keeping if it can be resumed: never write broken weights
+        // over a good one.
+        for (name, var) in self.varmap.data().lock().expect("unshared").iter() {
+            let total = var.as_tensor().abs()?.sum_all()?.to_scalar::<f32>()?;
+            if !total.is_finite() {
+                return Err(TrainError::Overflow {
+                    name: name.clone(),
+                    step: self.progress.global_step,
+                    kept: self.what_is_kept(),
+                });
+            }
+        }
         let mut tensors: HashMap<String, Tensor> = self
             .varmap
             .data()
@@ -328,7 +360,7 @@ impl Run {
                 value,
                 step: self.progress.global_step + 1,
                 epoch: self.progress.epoch + 1,
-                checkpoint_step: self.last_checkpoint_step,
+                kept: self.what_is_kept(),
             });
         }
         let grads = loss.backward()?;
@@ -448,8 +480,8 @@ impl Run {
         card.description = c.description.clone();
         card.training = Some(TrainingRecord {
             command: self.options.command.clone(),
-            data: folders(&c.data.train),
-            valid_data: folders(&c.data.valid),
+            data: folders(&c.data_as_written.0),
+            valid_data: folders(&c.data_as_written.1),
             augmentation: format!("{:?}", c.data.augment),
             epochs: self.progress.epoch + 1,
             steps: self.progress.global_step,
