@@ -3,12 +3,14 @@
 
 use anyhow::{Context, Result, bail};
 use cantus::engine::sampler::SamplingSettings;
+use cantus::eval::pieces::{encode_pieces, generate_pieces};
 use cantus::formats::abc::{AbcHeader, read_abc, write_abc};
 use cantus::formats::corpus::{self, FileKind, LoadedFile};
 use cantus::formats::midi::{melody_piece, write_midi};
 use cantus::generate::{self, Decoded};
 use cantus::model::Model;
 use cantus::music::stats::CorpusStats;
+use cantus::music::tonality::Tonality;
 use cantus::music::{Encoding, Key, Piece, StepGrid, TimeSignature, Timed};
 use clap::{Args, Parser, Subcommand};
 use std::io::Write;
@@ -33,6 +35,11 @@ enum Command {
     ///
     /// The output is a continuation: it holds the primer, then the generated steps.
     Generate(GenerateArgs),
+    /// Score a model on music files: how well it predicts each piece, from its start.
+    ///
+    /// Prints the mean negative log-likelihood per predicted token (nats), the perplexity
+    /// (e^nll), the top-1 accuracy and the number of predicted tokens.
+    Eval(EvalArgs),
 }
 
 #[derive(Subcommand)]
@@ -108,6 +115,34 @@ struct GenerateArgs {
     auto_name: bool,
 }
 
+#[derive(Args)]
+struct EvalArgs {
+    /// Model folder (model.json + model.safetensors).
+    #[arg(long)]
+    model: PathBuf,
+    /// Folders or files to score; each piece is encoded on its own with the model's encoding.
+    #[arg(required = true)]
+    data: Vec<PathBuf>,
+    /// Read only files with these extensions (repeat it, or give a comma list: abc,mid).
+    #[arg(long = "ext", value_delimiter = ',')]
+    extensions: Vec<String>,
+    /// Print one JSON object and nothing else on stdout. Its keys nll, perplexity, accuracy and
+    /// tokens are always there; with --generate, so is tonality:
+    /// {"generated": {...}, "data": {...}}, each with conjunct_motion, limited_macroharmony and
+    /// centricity (null where no piece is long enough).
+    #[arg(long)]
+    json: bool,
+    /// Also generate N pieces (plain sampling) and compare their tonality with the data's.
+    #[arg(long, value_name = "N")]
+    generate: Option<usize>,
+    /// Tokens per generated piece.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    steps: u32,
+    /// Seed of the first generated piece; the next ones use the following seeds.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -122,6 +157,7 @@ fn main() -> ExitCode {
             } => data_stats(&paths, StepGrid::new(steps_per_quarter)),
         },
         Command::Generate(args) => generate_command(&args),
+        Command::Eval(args) => eval_command(&args),
     };
     match result {
         Ok(code) => code,
@@ -304,6 +340,94 @@ fn generate_command(args: &GenerateArgs) -> Result<ExitCode> {
         path.display(),
         primer.len()
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Pieces scored at once by `cantus eval`.
+const EVAL_BATCH: usize = 32;
+
+fn eval_command(args: &EvalArgs) -> Result<ExitCode> {
+    let model = Model::load(&args.model, &candle_core::Device::Cpu)
+        .map_err(|error| anyhow::anyhow!("cannot load the model: {error}"))?;
+    let extensions: Vec<String> = args
+        .extensions
+        .iter()
+        .map(|e| e.trim().trim_start_matches('.').to_string())
+        .filter(|e| !e.is_empty())
+        .collect();
+    let data = encode_pieces(&args.data, &extensions, &model.card.encoding)?;
+    if !data.rejected.is_empty() {
+        eprintln!(
+            "note: {} files or tunes left out (see `cantus data check`), first: {}",
+            data.rejected.len(),
+            data.rejected[0]
+        );
+    }
+    if data.unknown_chars > 0 {
+        eprintln!(
+            "warning: {} characters the model does not know were left out",
+            data.unknown_chars
+        );
+    }
+    let result = cantus::eval::evaluate(&model.network, &data.pieces, EVAL_BATCH)?;
+    let tonality = match args.generate {
+        Some(count) => {
+            let generated = generate_pieces(&model, count, args.steps as usize, args.seed)?;
+            if generated.unreadable > 0 {
+                eprintln!(
+                    "note: {} of {count} generated texts are not readable ABC: left out",
+                    generated.unreadable
+                );
+            }
+            let mean = |pieces: &[Vec<u8>]| {
+                let each: Vec<Tonality> = pieces.iter().map(|p| Tonality::of(p)).collect();
+                (Tonality::mean_of(&each), pieces.len())
+            };
+            Some((
+                mean(&generated.pitch_sequences),
+                mean(&data.pitch_sequences),
+            ))
+        }
+        None => None,
+    };
+    if args.json {
+        let mut json = serde_json::to_value(result)?;
+        if let Some(((generated, _), (data, _))) = tonality {
+            json["tonality"] = serde_json::json!({ "generated": generated, "data": data });
+        }
+        println!("{json}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("pieces       {}", data.pieces.len());
+    println!("tokens       {}", result.tokens);
+    println!("nll          {:.4} nats/token", result.nll);
+    println!("perplexity   {:.3}", result.perplexity);
+    println!("accuracy     {:.2}% (top-1)", 100.0 * result.accuracy);
+    if let Some(((generated, generated_count), (data, data_count))) = tonality {
+        let cell = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3}"));
+        println!();
+        println!(
+            "{:<22}{:>12}{:>12}",
+            "tonality (means)", "generated", "data"
+        );
+        println!("{:<22}{generated_count:>12}{data_count:>12}", "pieces");
+        let rows = [
+            (
+                "conjunct motion",
+                generated.conjunct_motion,
+                data.conjunct_motion,
+            ),
+            (
+                "limited macroharmony",
+                generated.limited_macroharmony,
+                data.limited_macroharmony,
+            ),
+            ("centricity", generated.centricity, data.centricity),
+        ];
+        for (name, generated, data) in rows {
+            println!("{name:<22}{:>12}{:>12}", cell(generated), cell(data));
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

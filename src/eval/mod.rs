@@ -2,7 +2,9 @@
 //!
 //! Each piece is scored on its own from the zero state: fed tokens 0..n−2, it predicts tokens
 //! 1..n−1. Pieces are batched (padded and masked) for speed; the figures are the same as one at
-//! a time.
+//! a time. [`pieces`] reads the music files to score (`cantus eval`).
+
+pub mod pieces;
 
 use crate::model::Network;
 use candle_core::{D, DType, Result, Tensor};

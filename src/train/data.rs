@@ -95,7 +95,8 @@ pub fn load_corpus(config: &DataConfig) -> Result<Corpus, DataError> {
     })
 }
 
-fn folder_list(folders: &[PathBuf]) -> String {
+/// The folders, comma-separated, for messages.
+pub fn folder_list(folders: &[PathBuf]) -> String {
     folders
         .iter()
         .map(|f| f.display().to_string())
@@ -131,7 +132,7 @@ pub fn note_tokens(kind: EncodingKind, melody: &Melody) -> Vec<u32> {
 
 /// The music files below the folders, filtered by extension; folders that cannot be read are
 /// recorded as rejected.
-fn music_files(
+pub fn music_files(
     folders: &[PathBuf],
     extensions: &[String],
     rejected: &mut Vec<String>,
@@ -161,7 +162,7 @@ fn music_files(
 }
 
 /// Every readable piece's melody, quantised to the grid.
-fn melodies(files: &[PathBuf], grid: StepGrid, rejected: &mut Vec<String>) -> Vec<Melody> {
+pub fn melodies(files: &[PathBuf], grid: StepGrid, rejected: &mut Vec<String>) -> Vec<Melody> {
     let mut melodies = Vec::new();
     for path in files {
         let loaded = corpus::load_file(path);
@@ -184,7 +185,7 @@ const KEPT_FIELDS: [&str; 6] = ["X:", "T:", "M:", "L:", "Q:", "K:"];
 
 /// The ABC text of every tune in the files, reduced to the fields that make the music, one
 /// string per tune ending in a blank line (so the model learns where a tune ends).
-fn abc_texts(files: &[PathBuf], rejected: &mut Vec<String>) -> Vec<String> {
+pub fn abc_texts(files: &[PathBuf], rejected: &mut Vec<String>) -> Vec<String> {
     let mut tunes = Vec::new();
     for path in files {
         if FileKind::of(path) != Some(FileKind::Abc) {
