@@ -6,11 +6,12 @@ pub mod batches;
 pub mod checkpoint;
 pub mod config;
 pub mod data;
+pub mod grid;
 pub mod report;
 pub mod trainer;
 
 pub use config::TrainConfig;
-pub use trainer::{RunOptions, RunSummary, TrainError, train};
+pub use trainer::{RunOptions, RunSummary, TrainError, measure_throughput, train};
 
 #[cfg(test)]
 mod tests;

@@ -111,6 +111,34 @@ pub fn train(
     run.train()
 }
 
+/// Training throughput in tokens per second: `steps` training steps on the configuration's data
+/// (after two warm-up steps), nothing written to disk. For benchmarks.
+pub fn measure_throughput(
+    config: TrainConfig,
+    device: Device,
+    steps: usize,
+) -> Result<f64, TrainError> {
+    let corpus = load_corpus(&config.data).map_err(|e| TrainError::Setup(e.to_string()))?;
+    let mut run = Run::start(config, corpus, device, RunOptions::default())?;
+    let t = run.config.training.clone();
+    let mut shuffle = Rng::new(t.seed);
+    let pieces = epoch_pieces(&run.corpus.train, run.config.data.augment, &mut shuffle);
+    let batches =
+        Batches::new(&pieces, t.batch_size, t.sequence_length).map_err(TrainError::Setup)?;
+    let mut started = Instant::now();
+    let mut tokens = 0;
+    for i in 0..steps + 2 {
+        if i == 2 {
+            started = Instant::now();
+            tokens = 0;
+        }
+        let chunk = batches.chunk(i % batches.len());
+        tokens += chunk.inputs.len();
+        run.train_step(chunk.inputs, chunk.targets, chunk.len)?;
+    }
+    Ok(tokens as f64 / started.elapsed().as_secs_f64())
+}
+
 impl Run {
     fn start(
         config: TrainConfig,

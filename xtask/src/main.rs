@@ -1,8 +1,8 @@
 //! Project tasks, run as `cargo xtask <command>`:
 //!
 //! * `bundle cantus [--release]`: the CLAP and VST3 bundles in `target/bundled/` (nice-plug-xtask).
-//! * `demo`: the main job: bundle the plugin in release mode, then run the `cantus` CLI on the
-//!   shipped corpora.
+//! * `demo`: the main job: bundle the plugin in release mode, then generate a tune with the
+//!   default `folk` model (primed by a tune from the validation split) into `out/`, and check it.
 //! * `test`: what CI runs: bundle in debug mode (the integration tests load the bundles), then
 //!   `cargo test` for the whole workspace, reusing the same debug build.
 
@@ -36,9 +36,32 @@ fn run(program: &str, args: &[&str]) -> Result<()> {
 fn demo() -> Result<()> {
     bundle(&["--release"])?;
     let cantus = "target/release/cantus";
-    run(cantus, &["data", "check", "data/ryans/valid"])?;
-    run(cantus, &["data", "stats", "data/ryans/train"])?;
+    std::fs::create_dir_all("out")?;
+    let primer = "data/ryans/valid/BanjoReel.mid";
+    for output in ["out/demo.mid", "out/demo.abc"] {
+        run(
+            cantus,
+            &[
+                "generate",
+                "--model",
+                "models/folk",
+                "--primer",
+                primer,
+                "--steps",
+                "256",
+                "--temperature",
+                "0.9",
+                "--seed",
+                "1",
+                "--auto-name",
+                "-o",
+                output,
+            ],
+        )?;
+    }
+    run(cantus, &["data", "check", "out"])?;
     println!("\nPlugin bundles: target/bundled/cantus.clap, target/bundled/cantus.vst3");
+    println!("Generated music: out/ (the primer, then 256 steps of the folk model)");
     Ok(())
 }
 
