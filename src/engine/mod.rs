@@ -3,4 +3,5 @@
 //! lookahead that keeps tokens ready ahead of the playhead, and the clock maths that places steps
 //! in samples. Code here may run in real time: it allocates up front, never per step.
 
+pub mod clock;
 pub mod sampler;
