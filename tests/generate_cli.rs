@@ -1,9 +1,6 @@
 //! `cantus generate` as a user runs it: a random-weight melody model continuing a folk tune.
 
-use candle_core::{DType, Device};
-use candle_nn::{VarBuilder, VarMap};
-use cantus::model::folder::save_model;
-use cantus::model::network::network;
+use cantus::model::folder::save_untrained;
 use cantus::model::{CellKind, ModelCard, NetworkConfig};
 use cantus::music::Encoding;
 use cantus::music::text::CharVocab;
@@ -20,20 +17,7 @@ fn save_random_model(dir: &Path, encoding: Encoding) {
         vocab_size: encoding.vocab_size(),
         dropout: 0.0,
     };
-    let varmap = VarMap::new();
-    network(
-        config,
-        VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu),
-    )
-    .unwrap();
-    let tensors = varmap
-        .data()
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|(name, var)| (name.clone(), var.as_tensor().clone()))
-        .collect();
-    save_model(dir, &ModelCard::new("random", config, encoding), &tensors).unwrap();
+    save_untrained(dir, &ModelCard::new("random", config, encoding), 1).unwrap();
 }
 
 fn cantus(args: &[&str]) -> Output {

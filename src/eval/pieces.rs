@@ -151,13 +151,11 @@ pub fn generate_pieces(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::network::network;
     use crate::model::{CellKind, ModelCard, NetworkConfig};
     use crate::music::melody::{MAX_PITCH, MIN_PITCH};
     use crate::music::text::CharVocab;
     use crate::music::{Melody, sequence};
-    use candle_core::{DType, Device};
-    use candle_nn::{VarBuilder, VarMap};
+    use candle_core::Device;
 
     fn files() -> Vec<PathBuf> {
         let valid = crate::testing::data_dir().join("ryans/valid");
@@ -270,12 +268,7 @@ mod tests {
             vocab_size: encoding.vocab_size(),
             dropout: 0.0,
         };
-        let varmap = VarMap::new();
-        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
-        Model {
-            network: network(config, vb).unwrap(),
-            card: ModelCard::new("random", config, encoding),
-        }
+        Model::untrained(ModelCard::new("random", config, encoding), 1, &Device::Cpu).unwrap()
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! and refuses a mismatch with a message naming the tensor, before any weight is used.
 
 use super::card::ModelCard;
-use super::network::{DTYPE, Network, network};
+use super::network::{DTYPE, Network, initial_weights, network};
+use crate::rng::Rng;
 use candle_core::{Device, Tensor};
 use candle_nn::VarBuilder;
 use std::collections::HashMap;
@@ -91,6 +92,23 @@ impl Model {
         let network = network(card.network, vb)?;
         Ok(Model { card, network })
     }
+}
+
+impl Model {
+    /// A model with fresh weights drawn from `seed` (PyTorch's initialisation, as training
+    /// starts): for tests, benchmarks and trying the plumbing before a model is trained.
+    pub fn untrained(card: ModelCard, seed: u64, device: &Device) -> Result<Model, ModelError> {
+        let weights = initial_weights(&card.network, &mut Rng::new(seed), device)?;
+        let vb = VarBuilder::from_tensors(weights.into_iter().collect(), DTYPE, device);
+        let network = network(card.network, vb)?;
+        Ok(Model { card, network })
+    }
+}
+
+/// Saves an untrained model (see [`Model::untrained`]) as a model folder.
+pub fn save_untrained(dir: &Path, card: &ModelCard, seed: u64) -> Result<(), ModelError> {
+    let weights = initial_weights(&card.network, &mut Rng::new(seed), &Device::Cpu)?;
+    save_model(dir, card, &weights.into_iter().collect())
 }
 
 /// Every tensor the card implies is there with its shape, and nothing else is.

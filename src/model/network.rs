@@ -214,6 +214,32 @@ impl Network {
     }
 }
 
+/// Fresh weights from the run's seed: recurrent and output weights uniform in ±1/√hidden
+/// (PyTorch's rule), the embedding standard normal. Seeded here rather than by candle, whose
+/// CPU generator cannot be seeded.
+pub fn initial_weights(
+    config: &NetworkConfig,
+    rng: &mut Rng,
+    device: &Device,
+) -> Result<Vec<(String, Tensor)>> {
+    let bound = 1.0 / (config.hidden as f64).sqrt();
+    config
+        .weight_shapes()
+        .into_iter()
+        .map(|(name, shape)| {
+            let count: usize = shape.iter().product();
+            let values: Vec<f32> = if name.starts_with("embedding") {
+                (0..count).map(|_| rng.normal(0.0, 1.0) as f32).collect()
+            } else {
+                (0..count)
+                    .map(|_| ((rng.uniform() * 2.0 - 1.0) * bound) as f32)
+                    .collect()
+            };
+            Ok((name, Tensor::from_vec(values, shape, device)?))
+        })
+        .collect()
+}
+
 /// Mean negative log-likelihood (nats) of `targets` (batch × time, u32) under `logits`
 /// (batch × time × vocab).
 pub fn sequence_nll(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {

@@ -9,7 +9,7 @@ use super::data::{Corpus, epoch_pieces, load_corpus};
 use super::report;
 use crate::eval::{EvalResult, evaluate};
 use crate::model::folder::save_model;
-use crate::model::network::{DTYPE, network, sequence_nll};
+use crate::model::network::{DTYPE, initial_weights, network, sequence_nll};
 use crate::model::{ModelCard, Network, NetworkConfig, NetworkState, TrainingRecord};
 use crate::rng::Rng;
 use candle_core::{Device, Tensor, Var};
@@ -524,32 +524,6 @@ impl Run {
         save_model(&c.output, &card, &self.weights())?;
         Ok(())
     }
-}
-
-/// Fresh weights from the run's seed: recurrent and output weights uniform in ±1/√hidden
-/// (PyTorch's rule), the embedding standard normal. Seeded here rather than by candle, whose
-/// CPU generator cannot be seeded.
-fn initial_weights(
-    config: &NetworkConfig,
-    rng: &mut Rng,
-    device: &Device,
-) -> candle_core::Result<Vec<(String, Tensor)>> {
-    let bound = 1.0 / (config.hidden as f64).sqrt();
-    config
-        .weight_shapes()
-        .into_iter()
-        .map(|(name, shape)| {
-            let count: usize = shape.iter().product();
-            let values: Vec<f32> = if name.starts_with("embedding") {
-                (0..count).map(|_| rng.normal(0.0, 1.0) as f32).collect()
-            } else {
-                (0..count)
-                    .map(|_| ((rng.uniform() * 2.0 - 1.0) * bound) as f32)
-                    .collect()
-            };
-            Ok((name, Tensor::from_vec(values, shape, device)?))
-        })
-        .collect()
 }
 
 pub fn device_name(device: &Device) -> String {
