@@ -4,4 +4,6 @@
 //! in samples. Code here may run in real time: it allocates up front, never per step.
 
 pub mod clock;
+pub mod messages;
 pub mod sampler;
+pub mod worker;

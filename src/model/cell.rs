@@ -147,6 +147,17 @@ impl Cell {
         })
     }
 
+    /// The weights in PyTorch layout, `[weight_ih, weight_hh, bias_ih, bias_hh]`, for code that
+    /// runs the cell outside candle (the real-time step, [`super::fast`]).
+    pub fn weights(&self) -> [&Tensor; 4] {
+        [
+            &self.weight_ih,
+            &self.weight_hh,
+            &self.bias_ih,
+            &self.bias_hh,
+        ]
+    }
+
     /// Input projection `x·Wᵀ + b_ih` for any leading shape (… × input → … × G·H).
     pub fn project_input(&self, x: &Tensor) -> Result<Tensor> {
         x.broadcast_matmul(&self.weight_ih.t()?)?

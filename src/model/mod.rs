@@ -5,6 +5,7 @@
 
 pub mod card;
 pub mod cell;
+pub mod fast;
 pub mod folder;
 pub mod network;
 
