@@ -1,5 +1,6 @@
 //! The bundled CLAP plugin, loaded by a real host library (`clack-host`): identity, MIDI
-//! pass-through at every sample rate and block size, the `enabled` switch, state, reactivation.
+//! thru at every sample rate and block size, the `enabled` switch, state, reactivation, and the
+//! embedded model playing in time with the host's transport.
 //!
 //! Needs `target/bundled/cantus.clap`: `cargo xtask test` builds it before running the tests.
 
@@ -32,7 +33,8 @@ fn random_notes(rng: &mut XorShift, frames: u32) -> Vec<TimedEvent> {
     times
         .into_iter()
         .map(|time| {
-            let (channel, key) = (rng.range(0, 15) as u8, rng.range(0, 127) as u8);
+            // Channel 0 carries the generated line; thru is checked on the others.
+            let (channel, key) = (rng.range(1, 15) as u8, rng.range(0, 127) as u8);
             let velocity = f64::from(rng.range(1, 127) as f32 / 127.0);
             if rng.range(0, 1) == 0 {
                 TimedEvent::note_on(time, channel, key, velocity)
@@ -55,8 +57,9 @@ fn assert_silent(output: &ProcessOutput, frames: u32) {
 }
 
 /// Runs `blocks` blocks of random notes with an advancing transport and checks that each block
-/// forwards exactly its input (same events, offsets and order) over silence. Returns the number
-/// of events forwarded, so callers can tell the run was not vacuous.
+/// forwards exactly its input (same events, offsets and order; the generated line on channel 0
+/// aside) in time order. Returns the number of events forwarded, so callers can tell the run was
+/// not vacuous.
 fn check_pass_through(
     plugin: &mut Instance,
     rng: &mut XorShift,
@@ -70,16 +73,21 @@ fn check_pass_through(
         let frames = block_len(rng);
         let input = random_notes(rng, frames);
         let output = plugin.process(frames, &input, Some(&transport));
+        let thru: Vec<_> = output
+            .events
+            .iter()
+            .filter(|e| channel(e) != Some(GENERATED_CHANNEL))
+            .copied()
+            .collect();
         assert_eq!(
-            output.events, input,
+            thru, input,
             "block {block} ({frames} frames at {sample_rate} Hz)"
         );
         assert!(
             output.events.is_sorted_by_key(|e| e.time),
             "unsorted output in block {block}"
         );
-        assert_silent(&output, frames);
-        forwarded += output.events.len();
+        forwarded += thru.len();
         transport = transport.advanced(frames, sample_rate);
     }
     forwarded
@@ -134,8 +142,10 @@ fn notes_pass_through_unchanged_at_every_rate_and_block_size() {
 #[test]
 fn enabled_param_has_a_stable_id() {
     let params = instance().params();
-    assert_eq!(params.len(), 1, "{params:?}");
-    let enabled = &params[0];
+    let enabled = params
+        .iter()
+        .find(|p| p.name == "Enabled")
+        .expect("an Enabled parameter");
     assert_eq!(enabled.name, "Enabled");
     // nice-plug's hash of the string id "enabled". Hosts store automation and state by this
     // number, so renaming the `#[id]` breaks users' projects.
@@ -188,8 +198,12 @@ fn disabled_plugin_forwards_nothing() {
 fn state_round_trips_byte_identically() {
     let mut original = instance();
     let enabled = original.param_id("Enabled");
-    // A non-default value, so loading has something to restore.
+    // Non-default values, so loading has something to restore.
     original.set_param(enabled, 0.0);
+    let key = original.param_id("Key");
+    let temperature = original.param_id("Temperature");
+    original.set_param(key, 5.0);
+    original.set_param(temperature, 0.25);
     let saved = original.save_state();
     assert!(!saved.is_empty());
 
@@ -197,6 +211,10 @@ fn state_round_trips_byte_identically() {
     assert_eq!(restored.param_value(enabled), 1.0);
     restored.load_state(&saved).expect("loading a saved state");
     assert_eq!(restored.param_value(enabled), 0.0);
+    // nice-plug keeps values as `f32`.
+    assert!((restored.param_value(key) - 5.0).abs() < 1e-5);
+    // A continuous value snaps to the parameter's 0.01 step.
+    assert!((restored.param_value(temperature) - 0.25).abs() < 0.01);
     assert_eq!(
         restored.save_state(),
         saved,
@@ -288,4 +306,253 @@ fn reactivation_at_another_rate_keeps_processing() {
             .iter()
             .all(|e| !matches!(e.event, Event::NoteOn(_)))
     );
+}
+
+/// The channel of the generated line: the "Output channel" parameter's default (1, zero-based 0).
+const GENERATED_CHANNEL: u8 = 0;
+const TEMPO: f64 = 120.0;
+
+fn channel(event: &TimedEvent) -> Option<u8> {
+    match event.event {
+        Event::NoteOn(note) | Event::NoteOff(note) => Some(note.channel),
+        _ => None,
+    }
+}
+
+/// A generated event at its absolute sample position from the transport's start.
+#[derive(Debug, Clone, Copy)]
+struct Placed {
+    sample: u64,
+    key: u8,
+    on: bool,
+}
+
+/// Plays `blocks` blocks (no input) from `transport` on, checking that every block's events are
+/// sorted, and returns the generated events placed on the timeline and the transport after them.
+/// Sleeps `pace` of each block's duration, so the engine's worker (a debug build sharing the CPU)
+/// keeps up as it would in real time.
+fn play(
+    plugin: &mut Instance,
+    sample_rate: f64,
+    blocks: usize,
+    mut transport: TransportInfo,
+    mut block_len: impl FnMut() -> u32,
+    pace: f64,
+) -> (Vec<Placed>, TransportInfo) {
+    let mut placed = Vec::new();
+    let mut start = (transport.position_beats * 60.0 / TEMPO * sample_rate).round() as u64;
+    for block in 0..blocks {
+        let frames = block_len();
+        let output = plugin.process(frames, &[], Some(&transport));
+        assert!(
+            output.events.is_sorted_by_key(|e| e.time),
+            "unsorted output in block {block}: {:?}",
+            output.events
+        );
+        for event in &output.events {
+            let (note, on) = match event.event {
+                Event::NoteOn(note) => (note, true),
+                Event::NoteOff(note) => (note, false),
+                _ => continue,
+            };
+            assert_eq!(note.channel, GENERATED_CHANNEL, "{event:?}");
+            placed.push(Placed {
+                sample: start + u64::from(event.time),
+                key: note.key,
+                on,
+            });
+        }
+        if transport.playing {
+            start += u64::from(frames);
+        }
+        transport = transport.advanced(frames, sample_rate);
+        let seconds = f64::from(frames) / sample_rate * pace;
+        std::thread::sleep(std::time::Duration::from_secs_f64(seconds));
+    }
+    (placed, transport)
+}
+
+/// Checks that notes never overlap and every note-on is followed by its note-off; returns the
+/// number of notes.
+fn assert_monophonic_and_closed(events: &[Placed]) -> usize {
+    let mut sounding: Option<u8> = None;
+    let mut notes = 0;
+    for event in events {
+        match (event.on, sounding) {
+            (true, None) => (sounding, notes) = (Some(event.key), notes + 1),
+            (false, Some(key)) if key == event.key => sounding = None,
+            _ => panic!("{event:?} while {sounding:?} sounds"),
+        }
+    }
+    assert_eq!(sounding, None, "a note was left sounding");
+    notes
+}
+
+/// The grid the clock places step `k` on: `ceil(k × samples per step)`, snapped by the clock's
+/// 1e-3 sample.
+fn assert_on_grid(events: &[Placed], sample_rate: f64) {
+    let per_step = sample_rate * 60.0 / TEMPO / 4.0;
+    for event in events {
+        let k = (event.sample as f64 / per_step).round();
+        let grid = (k * per_step - 1e-3).ceil();
+        assert!(
+            (event.sample as f64 - grid).abs() <= 1.0,
+            "{event:?} is off the grid (step {k} at {grid})"
+        );
+    }
+}
+
+fn stop(transport: TransportInfo) -> TransportInfo {
+    TransportInfo {
+        playing: false,
+        ..transport
+    }
+}
+
+#[test]
+fn generated_notes_sit_on_the_grid_and_close_on_stop() {
+    let sample_rate = 48_000.0;
+    let mut rng = XorShift::new(11);
+    let sizes: [&mut dyn FnMut() -> u32; 3] =
+        [&mut || 64, &mut || 512, &mut || rng.range(1, MAX_BLOCK)];
+    for block_len in sizes {
+        let mut plugin = instance();
+        plugin.activate(sample_rate, 1, MAX_BLOCK);
+        // Stopped: nothing plays, nothing sounds.
+        let stopped = stop(TransportInfo::playing(TEMPO));
+        let (events, _) = play(&mut plugin, sample_rate, 20, stopped, &mut *block_len, 0.0);
+        assert!(events.is_empty(), "played while stopped: {events:?}");
+
+        // Fifteen seconds of playing, then the transport stops.
+        let blocks = (15.0 * sample_rate / 512.0) as usize;
+        let playing = TransportInfo::playing(TEMPO);
+        let (mut events, transport) = play(
+            &mut plugin,
+            sample_rate,
+            blocks,
+            playing,
+            &mut *block_len,
+            0.5,
+        );
+        assert_on_grid(&events, sample_rate);
+        let stop_at = events.last().map(|e| e.sample);
+        let (after, _) = play(
+            &mut plugin,
+            sample_rate,
+            20,
+            stop(transport),
+            &mut *block_len,
+            0.0,
+        );
+        assert!(
+            after.iter().all(|e| !e.on),
+            "played after the stop: {after:?}"
+        );
+        assert!(after.len() <= 1, "{after:?}");
+        events.extend(after);
+        let notes = assert_monophonic_and_closed(&events);
+        assert!(
+            notes > 0,
+            "the model played nothing (last event at {stop_at:?})"
+        );
+    }
+}
+
+#[test]
+fn the_model_plays_for_a_minute_at_every_rate() {
+    for sample_rate in SAMPLE_RATES {
+        let mut plugin = instance();
+        plugin.activate(sample_rate, 1, 1024);
+        let blocks = (60.0 * sample_rate / 1024.0) as usize;
+        let playing = TransportInfo::playing(TEMPO);
+        let (mut events, transport) =
+            play(&mut plugin, sample_rate, blocks, playing, || 1024, 0.25);
+        assert_on_grid(&events, sample_rate);
+        let (after, _) = play(&mut plugin, sample_rate, 4, stop(transport), || 1024, 0.0);
+        events.extend(after);
+        let notes = assert_monophonic_and_closed(&events);
+        eprintln!("{notes} notes in a minute at {sample_rate} Hz");
+        assert!(
+            notes >= 20,
+            "only {notes} notes in a minute at {sample_rate} Hz"
+        );
+    }
+}
+
+#[test]
+fn reset_and_disabling_end_the_sounding_note() {
+    let sample_rate = 48_000.0;
+    let mut plugin = instance();
+    plugin.activate(sample_rate, 1, 512);
+    let enabled = plugin.param_id("Enabled");
+    let mut transport = TransportInfo::playing(TEMPO);
+    for end in ["reset", "disable"] {
+        let mut events = Vec::new();
+        // Play until a note sounds, then end it the other way.
+        for _ in 0..2000 {
+            let played;
+            (played, transport) = play(&mut plugin, sample_rate, 1, transport, || 512, 1.0);
+            events.extend(played);
+            if events.last().is_some_and(|e| e.on) {
+                break;
+            }
+        }
+        assert!(events.last().is_some_and(|e| e.on), "no note to end");
+        match end {
+            "reset" => plugin.reset(),
+            _ => plugin.set_param(enabled, 0.0),
+        }
+        let (after, next) = play(&mut plugin, sample_rate, 1, transport, || 512, 0.0);
+        transport = next;
+        assert!(
+            after.first().is_some_and(|e| !e.on && e.sample % 512 == 0),
+            "{end}: {after:?}"
+        );
+        events.extend(after);
+        if end == "disable" {
+            let (after, _) = play(&mut plugin, sample_rate, 200, transport, || 512, 0.0);
+            assert!(after.is_empty(), "played while disabled: {after:?}");
+        }
+        assert_monophonic_and_closed(&events);
+    }
+}
+
+/// Every path through `process` in one run: played notes, in-block parameter changes, the
+/// transport starting, jumping, looping back and stopping, disabling and resetting. Under
+/// `--features assert_process_allocs` (see Cargo.toml) the plugin aborts on any allocation in it.
+#[test]
+fn process_survives_every_path() {
+    let sample_rate = 44_100.0;
+    let mut rng = XorShift::new(77);
+    let mut plugin = instance();
+    plugin.activate(sample_rate, 1, 1024);
+    let [enabled, key, scale, temperature, lookahead] =
+        ["Enabled", "Key", "Scale", "Temperature", "Lookahead"].map(|n| plugin.param_id(n));
+    let mut transport = TransportInfo::playing(TEMPO);
+    for block in 0..600u32 {
+        let frames = rng.range(1, 1024);
+        let mut input = random_notes(&mut rng, frames);
+        match block % 50 {
+            5 => input.insert(0, TimedEvent::param(0, key, f64::from(rng.range(0, 11)))),
+            10 => input.insert(0, TimedEvent::param(0, scale, f64::from(rng.range(0, 5)))),
+            15 => input.insert(0, TimedEvent::param(0, temperature, 0.1)),
+            20 => input.insert(0, TimedEvent::param(0, lookahead, 0.5)),
+            25 => input.insert(0, TimedEvent::param(0, enabled, 0.0)),
+            30 => input.insert(0, TimedEvent::param(0, enabled, 1.0)),
+            _ => {}
+        }
+        match block % 100 {
+            40 => transport.position_beats += 7.0, // a jump
+            60 => transport.position_beats = 0.0,  // back to the start
+            80 => transport.playing = false,
+            85 => transport.playing = true,
+            95 => plugin.reset(),
+            _ => {}
+        }
+        let output = plugin.process(frames, &input, Some(&transport));
+        assert!(output.events.is_sorted_by_key(|e| e.time), "block {block}");
+        assert!(output.audio.iter().flatten().all(|s| s.is_finite()));
+        transport = transport.advanced(frames, sample_rate);
+        std::thread::sleep(std::time::Duration::from_micros(500));
+    }
 }

@@ -3,8 +3,9 @@
 //! * `bundle cantus [--release]`: the CLAP and VST3 bundles in `target/bundled/` (nice-plug-xtask).
 //! * `demo`: the main job: bundle the plugin in release mode, then generate a tune with the
 //!   default `folk` model (primed by a tune from the validation split) into `out/`, and check it.
-//! * `test`: what CI runs: bundle in debug mode (the integration tests load the bundles), then
-//!   `cargo test` for the whole workspace, reusing the same debug build.
+//! * `test`: what CI runs: bundle in debug mode with nice-plug's `assert_process_allocs` check
+//!   (the host tests load that bundle, so any allocation in `process` aborts them), then
+//!   `cargo test` for the whole workspace.
 
 use std::process::Command;
 
@@ -66,7 +67,7 @@ fn demo() -> Result<()> {
 }
 
 fn test(extra: &[String]) -> Result<()> {
-    bundle(&[])?;
+    bundle(&["--features", "assert_process_allocs"])?;
     let mut args = vec!["test", "--workspace"];
     args.extend(extra.iter().map(String::as_str));
     run("cargo", &args)
