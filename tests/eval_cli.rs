@@ -1,35 +1,13 @@
 //! `cantus eval` as a user runs it: a random-weight melody model scored on the folk corpus.
 
 use cantus::eval::pieces::encode_pieces;
-use cantus::model::folder::save_untrained;
-use cantus::model::{CellKind, ModelCard, NetworkConfig};
 use cantus::music::Encoding;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-/// A random-weight model saved in `dir`.
-fn save_random_model(dir: &Path, encoding: Encoding) {
-    let config = NetworkConfig {
-        cell: CellKind::Gru,
-        layers: 2,
-        embedding: 8,
-        hidden: 16,
-        vocab_size: encoding.vocab_size(),
-        dropout: 0.0,
-    };
-    save_untrained(dir, &ModelCard::new("random", config, encoding), 1).unwrap();
-}
-
-fn cantus(args: &[&str]) -> Output {
-    let output = Command::new(env!("CARGO_BIN_EXE_cantus"))
-        .args(args)
-        .output()
-        .expect("run cantus");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!stderr.contains("panicked"), "cantus panicked: {stderr}");
-    output
-}
+#[path = "support/cli.rs"]
+mod cli;
+use cli::{cantus, save_random_model};
 
 fn valid_data() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("data/ryans/valid")
