@@ -556,3 +556,56 @@ fn process_survives_every_path() {
         std::thread::sleep(std::time::Duration::from_micros(500));
     }
 }
+
+#[test]
+fn unsynced_it_plays_on_its_own_tempo_and_stops_when_synced_again() {
+    let sample_rate = 48_000.0;
+    let mut plugin = instance();
+    let sync = plugin.param_id("Sync to host");
+    plugin.set_param(sync, 0.0);
+    plugin.activate(sample_rate, 1, 512);
+    // The host's transport is stopped throughout; the free tempo is its default, 120 BPM.
+    let stopped = stop(TransportInfo::playing(TEMPO));
+    let mut placed = Vec::new();
+    let mut sample = 0u64;
+    let mut run = |plugin: &mut Instance, input: &[TimedEvent], placed: &mut Vec<Placed>| {
+        let output = plugin.process(512, input, Some(&stopped));
+        assert!(output.events.is_sorted_by_key(|e| e.time));
+        for event in &output.events {
+            let (note, on) = match event.event {
+                Event::NoteOn(note) => (note, true),
+                Event::NoteOff(note) => (note, false),
+                _ => continue,
+            };
+            placed.push(Placed {
+                sample: sample + u64::from(event.time),
+                key: note.key,
+                on,
+            });
+        }
+        sample += 512;
+        std::thread::sleep(std::time::Duration::from_secs_f64(
+            512.0 / sample_rate * 0.5,
+        ));
+    };
+    for _ in 0..(10.0 * sample_rate / 512.0) as usize {
+        run(&mut plugin, &[], &mut placed);
+    }
+    // From the first processed sample on, steps fall every 6000 samples.
+    assert_on_grid(&placed, sample_rate);
+    let notes = placed.iter().filter(|e| e.on).count();
+    assert!(notes > 0, "nothing played in ten seconds");
+
+    // Synced again with the host stopped: the sounding note ends, nothing more plays.
+    let before = placed.len();
+    run(&mut plugin, &[TimedEvent::param(0, sync, 1.0)], &mut placed);
+    for _ in 0..20 {
+        run(&mut plugin, &[], &mut placed);
+    }
+    assert!(
+        placed[before..].iter().all(|e| !e.on),
+        "{:?}",
+        &placed[before..]
+    );
+    assert_monophonic_and_closed(&placed);
+}

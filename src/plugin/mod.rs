@@ -1,6 +1,7 @@
 //! The CLAP/VST3 instrument: plays the embedded `folk` model in time with the host's transport,
 //! forwards the player's notes (MIDI thru) and feeds them to the model, and sounds the generated
-//! line on a built-in voice. Synced only: nothing plays before the host's transport does.
+//! line on a built-in voice. Synced to the host's transport (nothing plays before it does), or,
+//! with *Sync to host* off, free-running on its own tempo.
 
 mod params;
 mod player;
@@ -149,15 +150,19 @@ impl Cantus {
         if self.sent != Some(params) && engine.push_params(params).is_ok() {
             self.sent = Some(params);
         }
-        // No tempo or position from the host: treat it as stopped (synced mode only).
         let rate = f64::from(transport.sample_rate);
-        let stopped = BlockTiming {
-            playing: false,
-            ..BlockTiming::new(rate, len, 120.0, 0.0)
+        let plan = if self.params.sync.value() {
+            // No tempo or position from the host: treat it as stopped.
+            let stopped = BlockTiming {
+                playing: false,
+                ..BlockTiming::new(rate, len, 120.0, 0.0)
+            };
+            let timing = BlockTiming::from_transport(transport, len).unwrap_or(stopped);
+            self.clock.advance(timing)
+        } else {
+            let tempo = f64::from(self.params.tempo.value());
+            self.clock.advance_free(rate, len, tempo)
         };
-        let plan = self
-            .clock
-            .advance(BlockTiming::from_transport(transport, len).unwrap_or(stopped));
         for event in plan.events {
             if !matches!(event, TransportEvent::Started { .. }) {
                 self.player.release(0, &mut self.generated);

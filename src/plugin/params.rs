@@ -87,6 +87,13 @@ pub struct CantusParams {
     /// The built-in voice's level in dB; [`SILENT_DB`] is −∞.
     #[id = "level"]
     pub level: FloatParam,
+    /// On: follow the host's transport (nothing plays before it does). Off: run on `tempo` from
+    /// the moment the plugin processes, whatever the host's transport does.
+    #[id = "sync"]
+    pub sync: BoolParam,
+    /// The tempo in BPM when not synced.
+    #[id = "tempo"]
+    pub tempo: FloatParam,
 }
 
 impl Default for CantusParams {
@@ -121,6 +128,17 @@ impl Default for CantusParams {
             lookahead: int("Lookahead", 8, 1, MAX_LOOKAHEAD as i32),
             velocity: int("Velocity", 100, 1, 127),
             channel: int("Output channel", 1, 1, 16),
+            sync: BoolParam::new("Sync to host", true),
+            tempo: FloatParam::new(
+                "Free tempo",
+                120.0,
+                FloatRange::Linear {
+                    min: 40.0,
+                    max: 300.0,
+                },
+            )
+            .with_step_size(0.1)
+            .with_unit(" BPM"),
             level: FloatParam::new(
                 "Voice level",
                 -12.0,
