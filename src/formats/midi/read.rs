@@ -57,7 +57,20 @@ pub fn read_midi(bytes: &[u8]) -> Result<Piece, ReadError> {
 /// that are not a MIDI file, or damage that leaves no note, are [`ReadError::Malformed`]; a readable
 /// file without notes is [`ReadError::NoNotes`]. Never panics.
 pub fn read_midi_with_report(bytes: &[u8]) -> Result<(Piece, ReadReport), ReadError> {
-    let (header, tracks) = midly::parse(bytes).map_err(|error| ReadError::Malformed {
+    // SMPTE timing is refused before midly sees it: midly negates the frame-rate byte, which
+    // overflows (a panic in debug builds) for the byte 0x80.
+    if bytes.starts_with(b"MThd") && bytes.get(12).is_some_and(|b| b & 0x80 != 0) {
+        return Err(ReadError::Unsupported(
+            "SMPTE (frames per second) timing; Cantus needs ticks per quarter note".into(),
+        ));
+    }
+    // And should midly panic on some other input, that is a damaged file, not a crash.
+    let parsed =
+        std::panic::catch_unwind(|| midly::parse(bytes)).map_err(|_| ReadError::Malformed {
+            offset: 0,
+            message: "the MIDI parser gave up on this file".into(),
+        })?;
+    let (header, tracks) = parsed.map_err(|error| ReadError::Malformed {
         offset: 0,
         message: format!("cannot read the MIDI header: {error}"),
     })?;

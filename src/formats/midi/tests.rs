@@ -711,3 +711,13 @@ proptest! {
         let _ = read_midi(&bytes);
     }
 }
+
+#[test]
+fn a_timing_byte_that_overflows_midly_is_refused_not_a_panic() {
+    // MThd, length 6, type 1, one track, timing 0x80 0x00 (SMPTE with frame byte −128).
+    let bytes = [
+        b'M', b'T', b'h', b'd', 0, 0, 0, 6, 0, 1, 0, 1, 0x80, 0x00, b'M', b'T', b'r', b'k', 0, 0,
+        0, 4, 0, 0xff, 0x2f, 0,
+    ];
+    assert!(matches!(read_midi(&bytes), Err(ReadError::Unsupported(_))));
+}
