@@ -2,12 +2,10 @@
 //! allocate. A counting global allocator proves it: allocations are counted per thread, so the
 //! worker thread (which may allocate) and the test harness's threads cannot disturb the count.
 
-use candle_core::{DType, Device};
-use candle_nn::{VarBuilder, VarMap};
+use candle_core::Device;
 use cantus::engine::clock::TransportEvent;
 use cantus::engine::messages::{Params, PlayerNote};
 use cantus::engine::worker::Engine;
-use cantus::model::network::network;
 use cantus::model::{CellKind, Model, ModelCard, NetworkConfig};
 use cantus::music::Encoding;
 use cantus::music::melody::{HOLD_TOKEN, VOCAB_SIZE};
@@ -27,16 +25,12 @@ fn the_audio_side_never_allocates() {
         vocab_size: VOCAB_SIZE,
         dropout: 0.0,
     };
-    let varmap = VarMap::new();
-    let net = network(
-        config,
-        VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu),
+    let model = Model::untrained(
+        ModelCard::new("test", config, Encoding::melody_events(4)),
+        1,
+        &Device::Cpu,
     )
     .unwrap();
-    let model = Model {
-        card: ModelCard::new("test", config, Encoding::melody_events(4)),
-        network: net,
-    };
     let params = Params {
         lookahead: 8,
         ..Params::default()

@@ -582,10 +582,8 @@ mod tests {
     use super::*;
     use crate::engine::messages::is_newer;
     use crate::engine::sampler::SamplingSettings;
-    use crate::model::network::network;
-    use crate::model::{CellKind, NetworkConfig};
-    use candle_core::{DType, Device};
-    use candle_nn::{VarBuilder, VarMap};
+    use crate::model::{CellKind, ModelCard, NetworkConfig};
+    use candle_core::Device;
     use std::time::Instant;
 
     /// A model whose logits favour token `n % 63` after `n` tokens: its output says how many
@@ -795,12 +793,8 @@ mod tests {
             vocab_size: VOCAB_SIZE,
             dropout: 0.0,
         };
-        let varmap = VarMap::new();
-        let net = network(
-            config,
-            VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu),
-        )
-        .unwrap();
+        let card = ModelCard::new("test", config, Encoding::melody_events(4));
+        let net = Model::untrained(card, 1, &Device::Cpu).unwrap().network;
         let fast = FastNetwork::from_network(&net).unwrap();
         let mut audio = Audio::start(fast.clone(), greedy(6));
         audio.transport(TransportEvent::Started { step: 0 });

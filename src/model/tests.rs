@@ -147,19 +147,18 @@ fn pytorch_names_are_used_for_the_weights() {
     assert_eq!(shapes[1], ("rnn.weight_ih_l0".into(), vec![48, 8]));
 }
 
+/// Writes `card` over the folder's card and returns why loading the folder now fails.
+fn load_error_with(dir: &std::path::Path, card: &ModelCard) -> String {
+    std::fs::write(dir.join(CARD_FILE), serde_json::to_string(card).unwrap()).unwrap();
+    Model::load(dir, &Device::Cpu).unwrap_err().to_string()
+}
+
 #[test]
 fn a_wrong_shape_is_refused_naming_the_tensor() {
     let dir = tempfile::tempdir().unwrap();
     let (mut card, _) = saved_model(dir.path(), CellKind::Lstm);
     card.network.hidden = 16;
-    std::fs::write(
-        dir.path().join(CARD_FILE),
-        serde_json::to_string(&card).unwrap(),
-    )
-    .unwrap();
-    let error = Model::load(dir.path(), &Device::Cpu)
-        .unwrap_err()
-        .to_string();
+    let error = load_error_with(dir.path(), &card);
     assert!(
         error.contains("rnn.weight_ih_l0") && error.contains("[64, 8]"),
         "{error}"
@@ -167,25 +166,11 @@ fn a_wrong_shape_is_refused_naming_the_tensor() {
 
     card.network.hidden = 12;
     card.network.layers = 3;
-    std::fs::write(
-        dir.path().join(CARD_FILE),
-        serde_json::to_string(&card).unwrap(),
-    )
-    .unwrap();
-    let error = Model::load(dir.path(), &Device::Cpu)
-        .unwrap_err()
-        .to_string();
+    let error = load_error_with(dir.path(), &card);
     assert!(error.contains("rnn.weight_ih_l2 is missing"), "{error}");
 
     card.network.layers = 1;
-    std::fs::write(
-        dir.path().join(CARD_FILE),
-        serde_json::to_string(&card).unwrap(),
-    )
-    .unwrap();
-    let error = Model::load(dir.path(), &Device::Cpu)
-        .unwrap_err()
-        .to_string();
+    let error = load_error_with(dir.path(), &card);
     assert!(
         error.contains("unexpected tensor rnn.bias_hh_l1"),
         "{error}"
