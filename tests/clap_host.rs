@@ -609,3 +609,47 @@ fn unsynced_it_plays_on_its_own_tempo_and_stops_when_synced_again() {
     );
     assert_monophonic_and_closed(&placed);
 }
+
+/// Narrowing the range to one octave while playing: within one lookahead window (8 steps, the
+/// default) of the change, every note the model starts lies in it. Rendered offline, where the
+/// window is exact; the worker's own unit test covers the real-time path.
+#[test]
+fn a_parameter_change_is_heard_within_one_lookahead_window() {
+    let sample_rate = 48_000.0;
+    let mut plugin = instance();
+    assert!(plugin.set_render_offline(true));
+    plugin.activate(sample_rate, 1, 512);
+    let (lowest, highest) = (
+        plugin.param_id("Lowest pitch"),
+        plugin.param_id("Highest pitch"),
+    );
+    let blocks = (6.0 * sample_rate / 512.0) as usize;
+    let playing = TransportInfo::playing(TEMPO);
+    let (before, transport) = play(&mut plugin, sample_rate, blocks, playing, || 512, 0.0);
+    let changed_at = blocks as u64 * 512;
+    // nice-plug exposes a stepped parameter to CLAP as its step index: MIDI 60 and 72 are steps
+    // 24 and 36 of the 36..=96 range.
+    plugin.set_param(lowest, 24.0);
+    plugin.set_param(highest, 36.0);
+    let (after, transport) = play(&mut plugin, sample_rate, blocks, transport, || 512, 0.0);
+    let (end, _) = play(&mut plugin, sample_rate, 4, stop(transport), || 512, 0.0);
+    let per_step = sample_rate * 60.0 / TEMPO / 4.0;
+    let window = changed_at + (8.0 * per_step) as u64 + 512;
+    assert!(
+        before.iter().any(|e| e.on),
+        "nothing played before the change"
+    );
+    let late: Vec<_> = after
+        .iter()
+        .filter(|e| e.on && e.sample >= window)
+        .collect();
+    assert!(late.len() >= 3, "too few notes after the change: {after:?}");
+    assert!(
+        late.iter().all(|e| (60..=72).contains(&e.key)),
+        "a note outside the new range after the window (change at {changed_at}): {late:?}"
+    );
+    let mut all = before;
+    all.extend(after);
+    all.extend(end);
+    assert_monophonic_and_closed(&all);
+}

@@ -219,3 +219,86 @@ fn char_and_interval_models_write_what_they_can() {
 fn primer_path() -> String {
     primer().to_str().unwrap().to_string()
 }
+
+fn repo(path: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(path)
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+/// The notes count `generate` prints: "wrote …, N notes (seed …)".
+fn notes_written(stdout: &str) -> usize {
+    let before = stdout.split(" notes").next().unwrap_or_default();
+    before.rsplit(' ').next().unwrap().parse().expect(stdout)
+}
+
+#[test]
+fn a_shipped_preset_supplies_the_model_settings_and_flags_override_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let preset = repo("presets/folk-continue.toml");
+    let run = |out: &str, extra: &[&str]| {
+        let out = dir.path().join(out);
+        let mut args = vec!["generate", "--preset", &preset, "--steps", "48"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["-o", out.to_str().unwrap()]);
+        (cantus(&args), out)
+    };
+
+    let (first, out) = run("a.mid", &["--seed", "5"]);
+    assert!(first.status.success(), "{first:?}");
+    let stdout = String::from_utf8_lossy(&first.stdout);
+    assert!(notes_written(&stdout) > 0, "{stdout}");
+    let check = cantus(&["data", "check", out.to_str().unwrap()]);
+    assert!(check.status.success(), "{check:?}");
+
+    // A flag wins over the preset's temperature: greedy, so the seed no longer matters.
+    let greedy = ["5", "6"].map(|seed| {
+        let (output, out) = run(
+            &format!("greedy-{seed}.mid"),
+            &["--temperature", "0", "--seed", seed],
+        );
+        assert!(output.status.success(), "{output:?}");
+        std::fs::read(out).unwrap()
+    });
+    assert_eq!(greedy[0], greedy[1]);
+}
+
+#[test]
+fn a_broken_preset_or_no_model_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.mid");
+    let run = |preset_text: Option<&str>| {
+        let mut args = vec!["generate", "-o", out.to_str().unwrap()];
+        let file = dir.path().join("broken.toml");
+        if let Some(text) = preset_text {
+            std::fs::write(&file, text).unwrap();
+            args.extend_from_slice(&["--preset", file.to_str().unwrap()]);
+        }
+        let output = cantus(&args);
+        assert!(!output.status.success() && !out.exists(), "{output:?}");
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+
+    let folk = repo("models/folk");
+    let typo = run(Some(&format!(
+        "name = \"t\"\nmodel = {folk:?}\n[settings]\ntempreature = 0.9\n"
+    )));
+    assert!(
+        typo.contains("broken.toml:4") && typo.contains("unknown field `tempreature`"),
+        "{typo}"
+    );
+    let missing = run(Some("name = \"m\"\nmodel = \"no-such-model\"\n"));
+    assert!(
+        missing.contains("broken.toml") && missing.contains("no-such-model: no such folder"),
+        "{missing}"
+    );
+    let embedded = run(Some("name = \"e\"\n"));
+    assert!(embedded.contains("--model"), "{embedded}");
+    let neither = run(None);
+    assert!(
+        neither.contains("--model") && neither.contains("required"),
+        "{neither}"
+    );
+}

@@ -60,14 +60,19 @@ use crate::music::melody::{MAX_PITCH, MIN_PITCH};
 /// to `1..=MAX_LOOKAHEAD`. 64 sixteenths are four bars: far more than any host block.
 pub const MAX_LOOKAHEAD: u32 = 64;
 
-/// How the model and the player share the line.
+/// How the model and the player share the line. In every mode but [`Mode::Solo`], a key the
+/// player holds has the line (the model's voice rests and the model hears the note), and so does
+/// the gap after its release.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Mode {
-    /// Call and response: the player's notes prime the model, and the line is the player's while
-    /// a key is held and for [`Params::reply_after`] steps after its release; then the model
-    /// continues from the end of the player's phrase.
+    /// The model plays on, primed by whatever the player plays: after the player's release and
+    /// [`Params::reply_after`] steps of silence it continues from the end of the player's phrase.
     #[default]
     Continue,
+    /// Call and response: the model keeps quiet until the player has played a phrase, then
+    /// answers after the gap (or at the next bar line, [`Params::answer_at_bar`]) for
+    /// [`Params::answer_length`] steps, in the register of the phrase, and falls quiet again.
+    Answer,
     /// The model plays on its own and does not listen to the player.
     Solo,
 }
@@ -87,9 +92,16 @@ pub struct Params {
     /// when the worker is late (normally it answers within a millisecond either way).
     pub lookahead: u32,
     pub mode: Mode,
-    /// In [`Mode::Continue`], steps of silence after the player's release before the model
-    /// answers; 0 answers on the next step.
+    /// Steps of silence after the player's release before the model answers; 0 answers on the
+    /// step after the release.
     pub reply_after: u32,
+    /// In [`Mode::Answer`], the answer starts on the first bar line after the gap.
+    pub answer_at_bar: bool,
+    /// In [`Mode::Answer`], how many steps the answer lasts.
+    pub answer_length: u32,
+    /// Steps in a bar, for [`Params::answer_at_bar`]; bar lines fall on multiples of it, counted
+    /// from the song's start (step 0). 0 means no bars: the answer starts after the gap.
+    pub steps_per_bar: u32,
     /// Seeds the sampler at every start of the transport, and again whenever it changes.
     pub seed: u64,
 }
@@ -104,6 +116,9 @@ impl Default for Params {
             lookahead: 8,
             mode: Mode::Continue,
             reply_after: 0,
+            answer_at_bar: false,
+            answer_length: 32,
+            steps_per_bar: 16,
             seed: 0,
         }
     }

@@ -74,6 +74,17 @@ impl Default for SamplingSettings {
     }
 }
 
+/// What a [`Sampler`] remembers between picks: its random stream and its recent tokens. Saved
+/// and restored around a rollback, so that regenerating a step draws the same random numbers as
+/// generating it the first time did (a rollback is then invisible in the music).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SamplerMemory {
+    rng: Rng,
+    recent: [u32; RECENT_TOKENS],
+    recent_len: usize,
+    recent_next: usize,
+}
+
 /// Picks tokens from logits; owns its random stream, scratch buffers and recent-token memory.
 #[derive(Debug, Clone)]
 pub struct Sampler {
@@ -117,6 +128,23 @@ impl Sampler {
     /// Restarts the random stream; the recent-token memory is kept (see [`Sampler::forget`]).
     pub fn reseed(&mut self, seed: u64) {
         self.rng = Rng::new(seed);
+    }
+
+    /// The random stream and recent tokens, to [`Sampler::restore`] later. Never allocates.
+    pub fn memory(&self) -> SamplerMemory {
+        SamplerMemory {
+            rng: self.rng,
+            recent: self.recent,
+            recent_len: self.recent_len,
+            recent_next: self.recent_next,
+        }
+    }
+
+    /// Goes back to a saved [`SamplerMemory`].
+    pub fn restore(&mut self, memory: &SamplerMemory) {
+        self.rng = memory.rng;
+        self.recent = memory.recent;
+        (self.recent_len, self.recent_next) = (memory.recent_len, memory.recent_next);
     }
 
     /// Clears the recent-token memory (a new piece).
@@ -210,6 +238,33 @@ impl Sampler {
         }
         if let Some(allowed) = allowed {
             let is_allowed = |token: usize| allowed.get(token).copied().unwrap_or(false);
+            if self.melody_events {
+                // The model decides *when* a note starts, the mask only *which*: the allowed
+                // note-ons share the probability of all note-ons, so a narrow range or scale
+                // moves the notes instead of silencing the line.
+                let is_note_on = |t: usize| t != HOLD_TOKEN as usize && t != REST_TOKEN as usize;
+                let log_sum = |keep: &dyn Fn(usize) -> bool| {
+                    let max = (0..n)
+                        .filter(|&t| keep(t))
+                        .map(|t| scores[t])
+                        .fold(f64::NEG_INFINITY, f64::max);
+                    let sum: f64 = (0..n)
+                        .filter(|&t| keep(t))
+                        .map(|t| (scores[t] - max).exp())
+                        .sum();
+                    max + sum.ln()
+                };
+                let all = log_sum(&|t| is_note_on(t));
+                let kept = log_sum(&|t| is_note_on(t) && is_allowed(t));
+                let shift = all - kept;
+                if shift.is_finite() {
+                    for (token, score) in scores.iter_mut().enumerate() {
+                        if is_note_on(token) && is_allowed(token) {
+                            *score += shift;
+                        }
+                    }
+                }
+            }
             if (0..n).any(is_allowed) {
                 for (token, score) in scores.iter_mut().enumerate() {
                     if !is_allowed(token) {
@@ -287,17 +342,29 @@ impl Sampler {
 
 /// The "allowed" mask for a melody-event vocabulary: note-ons whose pitch class is allowed and
 /// whose pitch lies in `lowest..=highest`; HOLD and REST always. Allocates: build it when the
-/// settings change, not per step.
+/// settings change, or fill one in place with [`fill_melody_mask`].
 pub fn melody_mask(allowed_pitch_classes: [bool; 12], lowest: u8, highest: u8) -> Vec<bool> {
-    (0..VOCAB_SIZE as u32)
-        .map(|token| match MelodyEvent::from_token(token) {
+    let mut mask = vec![false; VOCAB_SIZE];
+    fill_melody_mask(&mut mask, allowed_pitch_classes, lowest, highest);
+    mask
+}
+
+/// [`melody_mask`] into an existing mask of [`VOCAB_SIZE`] entries, without allocating.
+pub fn fill_melody_mask(
+    mask: &mut [bool],
+    allowed_pitch_classes: [bool; 12],
+    lowest: u8,
+    highest: u8,
+) {
+    for (token, allowed) in mask.iter_mut().enumerate() {
+        *allowed = match MelodyEvent::from_token(token as u32) {
             Some(MelodyEvent::NoteOn(pitch)) => {
                 allowed_pitch_classes[usize::from(pitch % 12)]
                     && (lowest..=highest).contains(&pitch)
             }
             _ => true,
-        })
-        .collect()
+        };
+    }
 }
 
 /// Every pitch class allowed over the whole range: the mask that masks nothing.
@@ -328,6 +395,29 @@ mod tests {
         let exps: Vec<f64> = logits.iter().map(|&l| f64::from(l).exp()).collect();
         let total: f64 = exps.iter().sum();
         exps.iter().map(|e| e / total).collect()
+    }
+
+    /// A mask moves a melody's notes into range instead of silencing it: the allowed note-ons
+    /// keep the probability the model gave all note-ons.
+    #[test]
+    fn a_melody_mask_keeps_the_chance_of_a_note() {
+        let mut logits = [-10.0f32; VOCAB_SIZE];
+        logits[HOLD_TOKEN as usize] = 0.0;
+        logits[MelodyEvent::NoteOn(72).token() as usize] = 2.0;
+        logits[MelodyEvent::NoteOn(60).token() as usize] = -5.0;
+        let only_c4 = melody_mask([true; 12], 60, 60);
+        let mut sampler = Sampler::new(VOCAB_SIZE, 3).with_melody_events(true);
+        let settings = SamplingSettings::default();
+        let counts = histogram(&mut sampler, &logits, Some(&only_c4), &settings, 4000);
+        let c4 = counts[MelodyEvent::NoteOn(60).token() as usize] as f64 / 4000.0;
+        // The model's chance of any note-on: e² / (1 + e² + …) ≈ 0.88.
+        assert!((0.84..0.92).contains(&c4), "C4 drawn {c4}");
+        assert_eq!(
+            counts.iter().sum::<usize>(),
+            counts[HOLD_TOKEN as usize]
+                + counts[MelodyEvent::NoteOn(60).token() as usize]
+                + counts[REST_TOKEN as usize]
+        );
     }
 
     /// Twelve distinct logits with the maximum at token 7.

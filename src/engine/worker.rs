@@ -1,32 +1,8 @@
-//! The worker thread: it owns the model and its recurrent state, keeps generated steps ready a
+//! The worker thread: it owns the model and a [`Composer`], keeps generated steps ready a
 //! lookahead ahead of the playhead, and rolls back when the player or the parameters change what
-//! should come next. The audio thread reaches it only through [`EngineHandle`], whose methods
-//! never allocate, lock or block; the queues and the protocol are in [`super::messages`].
-//!
-//! # The line
-//!
-//! The worker keeps one monophonic melody-event line, one token per step, which is what the
-//! model has heard: its own steps and, in [`Mode::Continue`], the player's. Each step it
-//! generates goes into a ring of [`RING`] entries, preallocated, holding the token, whose step it
-//! is (model's or player's), and the recurrent state and logits from just *before* that step. So
-//! rolling back to any step in the ring is two copies, and regenerating from there is the
-//! ordinary loop. The ring spans [`HISTORY`] steps behind the playhead and the lookahead ahead.
-//!
-//! Who owns a step is a pure function of the player's last note (`Phrase`): its onset is
-//! NOTE_ON, the steps while the key is held are HOLD, the release is REST, then HOLD for
-//! [`Params::reply_after`] steps; every other step is the model's, sampled. Because it is a
-//! function, any regeneration reproduces the player's steps exactly. A played note rolls back to
-//! its step (or its release's), a parameter change to the first step not yet played, and a
-//! report of a step that sounded differently from the line (a regenerated step came too late)
-//! to that step, which takes the token that sounded.
-//!
-//! # Transport
-//!
-//! The worker starts stopped, with a take prepared from the zero state at steps `0..K`. `Started
-//! { step }` moves that take to `step`; `Jump` and `Loop` move the steps ready past the old
-//! playhead to the new one, the recurrent state going on as if the song had: the music continues
-//! across a loop instead of restarting. `Stopped` prepares the next take (zero state, sampler
-//! reseeded), so that pressing play again in a host gives the same take.
+//! should come next (the line and its rules are in [`super::composer`]). The audio thread reaches
+//! it only through [`EngineHandle`], whose methods never allocate, lock or block; the queues and
+//! the protocol are in [`super::messages`].
 //!
 //! # Threads
 //!
@@ -36,65 +12,19 @@
 //! polls: two thousand cheap wake-ups a second, and an answer within a millisecond.
 
 use super::clock::TransportEvent;
-use super::messages::{
-    GeneratedStep, Input, MAX_LOOKAHEAD, Mode, Params, PlayerNote, QueueFull, Received,
-};
-use super::sampler::{Sampler, melody_mask};
+use super::composer::Composer;
+pub use super::composer::{HISTORY, RING, StepModel};
+use super::messages::{GeneratedStep, Input, Params, PlayerNote, QueueFull, Received};
 use crate::model::Model;
-use crate::model::fast::{FastNetwork, FastState};
+use crate::model::fast::FastNetwork;
 use crate::music::Encoding;
-use crate::music::melody::{HOLD_TOKEN, MelodyEvent, REST_TOKEN, VOCAB_SIZE, fold_pitch};
+use crate::music::melody::{HOLD_TOKEN, VOCAB_SIZE};
 use rtrb::{Consumer, Producer, RingBuffer};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 /// How long the worker sleeps when it has nothing to do.
 pub const POLL: Duration = Duration::from_micros(500);
-
-/// Steps kept behind the playhead, to roll back to: notes land on the step being played or the
-/// next, and reports of played steps come a block late at most.
-pub const HISTORY: u64 = 16;
-
-/// Entries in the worker's ring: the history and the longest lookahead.
-pub const RING: usize = HISTORY as usize + MAX_LOOKAHEAD as usize;
-
-/// What the worker needs of a model: one token in, next-token logits out, on a state it can
-/// copy. [`FastNetwork`] is the real one; tests use fakes.
-pub trait StepModel: Send + 'static {
-    type State: Send;
-    fn vocab_size(&self) -> usize;
-    /// A zero state: the one allocation per state.
-    fn new_state(&self) -> Self::State;
-    fn reset(&self, state: &mut Self::State);
-    /// Makes `to` a copy of `from` without allocating.
-    fn copy_state(&self, to: &mut Self::State, from: &Self::State);
-    /// Feeds `token` and returns the logits of the next one.
-    fn step<'s>(&self, token: u32, state: &'s mut Self::State) -> &'s [f32];
-}
-
-impl StepModel for FastNetwork {
-    type State = FastState;
-
-    fn vocab_size(&self) -> usize {
-        FastNetwork::vocab_size(self)
-    }
-
-    fn new_state(&self) -> FastState {
-        FastNetwork::new_state(self)
-    }
-
-    fn reset(&self, state: &mut FastState) {
-        FastNetwork::reset(self, state);
-    }
-
-    fn copy_state(&self, to: &mut FastState, from: &FastState) {
-        to.copy_from(from);
-    }
-
-    fn step<'s>(&self, token: u32, state: &'s mut FastState) -> &'s [f32] {
-        FastNetwork::step(self, token, state)
-    }
-}
 
 /// Why the engine could not start.
 #[derive(Debug, thiserror::Error)]
@@ -109,22 +39,31 @@ pub enum EngineError {
     Thread(std::io::Error),
 }
 
+/// The zero-allocation step model of a melody-event [`Model`], or why it cannot play live.
+pub fn live_model(model: &Model) -> Result<FastNetwork, EngineError> {
+    if !matches!(model.card.encoding, Encoding::MelodyEvents { .. }) {
+        return Err(EngineError::NotMelodyEvents);
+    }
+    let fast = FastNetwork::from_network(&model.network)?;
+    match StepModel::vocab_size(&fast) {
+        VOCAB_SIZE => Ok(fast),
+        other => Err(EngineError::Vocabulary(other)),
+    }
+}
+
 /// Starts engines.
 pub struct Engine;
 
 impl Engine {
     /// Starts a worker for a melody-event model, with `capacity` messages in each queue (a few
     /// blocks' worth of inputs, and at least twice the lookahead). The worker starts stopped,
-    /// preparing a take; see the module documentation.
+    /// preparing a take; see [`super::composer`].
     pub fn spawn(
         model: &Model,
         params: Params,
         capacity: usize,
     ) -> Result<(EngineHandle, WorkerJoin), EngineError> {
-        if !matches!(model.card.encoding, Encoding::MelodyEvents { .. }) {
-            return Err(EngineError::NotMelodyEvents);
-        }
-        Self::spawn_with(FastNetwork::from_network(&model.network)?, params, capacity)
+        Self::spawn_with(live_model(model)?, params, capacity)
     }
 
     /// [`Engine::spawn`] for any [`StepModel`] over the melody-event vocabulary.
@@ -138,7 +77,11 @@ impl Engine {
         }
         let (inputs, worker_inputs) = RingBuffer::new(capacity.max(1));
         let (worker_outputs, outputs) = RingBuffer::new(capacity.max(1));
-        let worker = Worker::new(model, params, worker_inputs, worker_outputs);
+        let worker = Worker {
+            composer: Composer::new(model, params),
+            inputs: worker_inputs,
+            outputs: worker_outputs,
+        };
         let thread = thread::Builder::new()
             .name("cantus-engine".into())
             .spawn(move || worker.run())
@@ -147,6 +90,7 @@ impl Engine {
             inputs,
             outputs,
             received: Received::default(),
+            late: 0,
         };
         Ok((handle, WorkerJoin(thread)))
     }
@@ -158,6 +102,7 @@ pub struct EngineHandle {
     inputs: Producer<Input>,
     outputs: Consumer<GeneratedStep>,
     received: Received,
+    late: u64,
 }
 
 impl EngineHandle {
@@ -168,6 +113,9 @@ impl EngineHandle {
 
     /// A transport event from the clock, in the order the clock reported it.
     pub fn push_transport(&mut self, event: TransportEvent) -> Result<(), QueueFull> {
+        // Steps already sent move with the event; left in the queue, they would arrive under the
+        // old epoch and be dropped, and the first steps after a start or a loop would be late.
+        self.drain();
         self.push(Input::Transport(event))?;
         self.received.transport(event);
         Ok(())
@@ -192,19 +140,32 @@ impl EngineHandle {
 
     /// The token received for `step`, if it has come: drains the queue, applying the protocol.
     pub fn token_at(&mut self, step: u64) -> Option<u32> {
-        while let Ok(step) = self.outputs.pop() {
-            self.received.receive(step);
-        }
+        self.drain();
         self.received.get(step)
     }
 
-    /// The token to play at `step` (HOLD when none has come), reported as played. Call it once
-    /// per step the clock schedules, in order.
+    /// Files every step waiting in the queue.
+    fn drain(&mut self) {
+        while let Ok(step) = self.outputs.pop() {
+            self.received.receive(step);
+        }
+    }
+
+    /// The token to play at `step` (HOLD when none has come: a late step, counted), reported as
+    /// played. Call it once per step the clock schedules, in order.
     pub fn play_step(&mut self, step: u64) -> u32 {
-        let token = self.token_at(step).unwrap_or(HOLD_TOKEN);
+        let token = self.token_at(step).unwrap_or_else(|| {
+            self.late += 1;
+            HOLD_TOKEN
+        });
         // A lost report costs nothing: the next one carries the absolute step.
         let _ = self.played(step, token);
         token
+    }
+
+    /// Steps [`EngineHandle::play_step`] had to play before the worker had sent them.
+    pub fn late_steps(&self) -> u64 {
+        self.late
     }
 
     fn push(&mut self, input: Input) -> Result<(), QueueFull> {
@@ -226,354 +187,36 @@ impl WorkerJoin {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Owner {
-    Model,
-    Player,
-}
-
-/// One step of the line, with what the model looked like just before it.
-struct Entry<S> {
-    token: u32,
-    owner: Owner,
-    before: S,
-    logits: Vec<f32>,
-}
-
-/// The player's last note: it owns the steps from its onset to `reply_after` steps after its
-/// release (see the module documentation).
-#[derive(Debug, Clone, Copy)]
-struct Phrase {
-    /// The key as played, to match its release.
-    pitch: u8,
-    /// Its NOTE_ON token (the pitch folded into range).
-    token: u32,
-    onset: u64,
-    release: Option<u64>,
-}
-
+/// The thread's side: a composer between the two queues.
 struct Worker<M: StepModel> {
-    model: M,
-    /// The state after every step of the line before `end`, and the logits it gave.
-    state: M::State,
-    logits: Vec<f32>,
-    /// Steps `first..end`; step `first` lives at index `head`.
-    ring: Vec<Entry<M::State>>,
-    head: usize,
-    first: u64,
-    end: u64,
-    /// The next step to send.
-    sent: u64,
-    /// The step after the last one reported played.
-    next_to_play: u64,
-    running: bool,
-    generation: u32,
-    epoch: u32,
-    params: Params,
-    mask: Vec<bool>,
-    sampler: Sampler,
-    phrase: Option<Phrase>,
+    composer: Composer<M>,
     inputs: Consumer<Input>,
     outputs: Producer<GeneratedStep>,
 }
 
 impl<M: StepModel> Worker<M> {
-    fn new(
-        model: M,
-        params: Params,
-        inputs: Consumer<Input>,
-        outputs: Producer<GeneratedStep>,
-    ) -> Self {
-        let vocab = model.vocab_size();
-        let ring = (0..RING)
-            .map(|_| Entry {
-                token: HOLD_TOKEN,
-                owner: Owner::Model,
-                before: model.new_state(),
-                logits: vec![0.0; vocab],
-            })
-            .collect();
-        let mut worker = Worker {
-            state: model.new_state(),
-            logits: vec![0.0; vocab],
-            ring,
-            head: 0,
-            first: 0,
-            end: 0,
-            sent: 0,
-            next_to_play: 0,
-            running: false,
-            generation: 0,
-            epoch: 0,
-            mask: melody_mask(params.pitch_classes, params.lowest, params.highest),
-            sampler: Sampler::new(vocab, params.seed).with_melody_events(true),
-            params,
-            phrase: None,
-            model,
-            inputs,
-            outputs,
-        };
-        worker.fresh_take();
-        worker
-    }
-
     fn run(mut self) {
         while !self.inputs.is_abandoned() {
             let mut busy = false;
             while let Ok(input) = self.inputs.pop() {
-                self.handle(input);
+                self.composer.handle(input);
                 busy = true;
+                if self.inputs.is_abandoned() {
+                    // Dropped mid-backlog (a debug build far behind): the host waits on us.
+                    return;
+                }
             }
-            busy |= self.send();
+            let outputs = &mut self.outputs;
+            busy |= self.composer.send(|step| outputs.push(step).is_ok());
             // One step at a time, so that inputs are looked at between steps.
-            if self.end < self.next_to_play + u64::from(self.params.clamped_lookahead()) {
-                self.generate();
+            if self.composer.wants_steps() {
+                self.composer.generate_next();
                 busy = true;
             }
             if !busy {
                 thread::sleep(POLL);
             }
         }
-    }
-
-    fn handle(&mut self, input: Input) {
-        match input {
-            Input::Played { step, token } => self.played(step, token),
-            Input::Note(note) if self.running && self.params.mode == Mode::Continue => {
-                self.note(note)
-            }
-            Input::Note(_) => {}
-            Input::Params(params) => self.set_params(params),
-            Input::Transport(event) => self.transport(event),
-        }
-    }
-
-    fn transport(&mut self, event: TransportEvent) {
-        // The audio side counts the same events in the same order (`Received::transport`).
-        self.epoch = self.epoch.wrapping_add(1);
-        match event {
-            TransportEvent::Stopped => {
-                self.running = false;
-                self.fresh_take();
-            }
-            TransportEvent::Started { step } => {
-                if self.running {
-                    // Started without a stop: the audio side moved the old take; replace it.
-                    self.fresh_take();
-                    self.generation = self.generation.wrapping_add(1);
-                }
-                self.move_to(0, step);
-                self.running = true;
-            }
-            TransportEvent::Jump { from_step, to_step }
-            | TransportEvent::Loop { from_step, to_step } => self.move_to(from_step, to_step),
-        }
-    }
-
-    /// A new take from step 0: zero state fed the start context, sampler reseeded.
-    fn fresh_take(&mut self) {
-        self.model.reset(&mut self.state);
-        // REST is the context melody events start from (see `generate::start_token`).
-        let logits = self.model.step(REST_TOKEN, &mut self.state);
-        self.logits.copy_from_slice(logits);
-        self.sampler.reseed(self.params.seed);
-        self.sampler.forget();
-        self.phrase = None;
-        (
-            self.head,
-            self.first,
-            self.end,
-            self.sent,
-            self.next_to_play,
-        ) = (0, 0, 0, 0, 0);
-    }
-
-    /// Renumbers the steps ready from `from` on to start at `to`, as the audio side does, and sends
-    /// them again under the new epoch; steps before `from` (played) are forgotten.
-    fn move_to(&mut self, from: u64, to: u64) {
-        let kept_from = from.clamp(self.first, self.end);
-        if kept_from != from {
-            // Not what the audio side moved: make it drop what it moved.
-            self.generation = self.generation.wrapping_add(1);
-        }
-        self.head = self.slot(kept_from);
-        self.end = to + (self.end - kept_from);
-        (self.first, self.sent, self.next_to_play) = (to, to, to);
-        // A key held across the move is forgotten: its steps are not where they were.
-        self.phrase = None;
-    }
-
-    fn played(&mut self, step: u64, token: u32) {
-        if !self.running || step < self.first || token as usize >= self.logits.len() {
-            return;
-        }
-        if step >= self.end + RING as u64 {
-            // Far past anything generated (the worker starved, or an event was lost): go on from
-            // there with the state the worker has.
-            self.generation = self.generation.wrapping_add(1);
-            self.move_to(self.end, step);
-        }
-        while self.end <= step {
-            self.generate();
-        }
-        self.next_to_play = self.next_to_play.max(step + 1);
-        let entry = &self.ring[self.slot(step)];
-        if entry.owner == Owner::Model && entry.token != token {
-            // What sounded is what the model must remember.
-            self.rollback(step);
-            self.push(token, Owner::Model);
-        }
-        let keep_from = self.next_to_play.saturating_sub(HISTORY).min(self.end);
-        if keep_from > self.first {
-            self.head = self.slot(keep_from);
-            self.first = keep_from;
-        }
-    }
-
-    fn note(&mut self, note: PlayerNote) {
-        let phrase = match note {
-            PlayerNote::On { step, pitch } => Phrase {
-                pitch,
-                token: MelodyEvent::NoteOn(fold_pitch(pitch).0).token(),
-                onset: step.max(self.first),
-                release: None,
-            },
-            PlayerNote::Off { step, pitch } => match self.phrase {
-                Some(held) if held.pitch == pitch && held.release.is_none() => Phrase {
-                    // A note shorter than a step still takes its step.
-                    release: Some(step.max(held.onset + 1)),
-                    ..held
-                },
-                _ => return, // not the key that has the line
-            },
-        };
-        let at = phrase.release.unwrap_or(phrase.onset);
-        if at > self.next_to_play + u64::from(MAX_LOOKAHEAD) {
-            return; // not a step the audio thread can be playing
-        }
-        // Steps before the note follow the phrase as it was.
-        while self.end < at {
-            self.generate();
-        }
-        if phrase.release.is_none() {
-            self.sampler.observe(phrase.token);
-        }
-        self.phrase = Some(phrase);
-        self.rollback(at);
-    }
-
-    fn set_params(&mut self, params: Params) {
-        let old = std::mem::replace(&mut self.params, params);
-        if params.seed != old.seed {
-            self.sampler.reseed(params.seed);
-        }
-        if (params.pitch_classes, params.lowest, params.highest)
-            != (old.pitch_classes, old.lowest, old.highest)
-        {
-            self.mask = melody_mask(params.pitch_classes, params.lowest, params.highest);
-        }
-        if params.mode != old.mode {
-            // Keys pressed or released meanwhile went unheard.
-            self.phrase = None;
-        }
-        if !params.same_music(&old) {
-            self.rollback(self.next_to_play);
-        }
-    }
-
-    /// The player's token at `step`, if the step is the player's.
-    fn player_token(&self, step: u64) -> Option<u32> {
-        let phrase = self.phrase.filter(|_| self.params.mode == Mode::Continue)?;
-        if step < phrase.onset {
-            return None;
-        }
-        if step == phrase.onset {
-            return Some(phrase.token);
-        }
-        let reply_after = u64::from(self.params.reply_after);
-        match phrase.release {
-            None => Some(HOLD_TOKEN),
-            Some(release) if step < release => Some(HOLD_TOKEN),
-            Some(release) if step == release => Some(REST_TOKEN),
-            Some(release) if step <= release.saturating_add(reply_after) => Some(HOLD_TOKEN),
-            Some(_) => None,
-        }
-    }
-
-    /// Appends the next step of the line: the player's, or sampled.
-    fn generate(&mut self) {
-        match self.player_token(self.end) {
-            Some(token) => self.push(token, Owner::Player),
-            None => {
-                let settings = self.params.sampling;
-                let token = self
-                    .sampler
-                    .sample(&self.logits, Some(&self.mask), &settings);
-                self.push(token, Owner::Model);
-            }
-        }
-    }
-
-    /// Appends `token` at `end`, saving the state before it, and feeds it to the model.
-    fn push(&mut self, token: u32, owner: Owner) {
-        if self.end - self.first == RING as u64 {
-            // Only when the audio side stopped reporting: forget the oldest step.
-            self.head = (self.head + 1) % RING;
-            self.first += 1;
-        }
-        let slot = self.slot(self.end);
-        let entry = &mut self.ring[slot];
-        self.model.copy_state(&mut entry.before, &self.state);
-        entry.logits.copy_from_slice(&self.logits);
-        (entry.token, entry.owner) = (token, owner);
-        let logits = self.model.step(token, &mut self.state);
-        self.logits.copy_from_slice(logits);
-        self.end += 1;
-    }
-
-    /// Forgets the line from `step` on (clamped to the ring), restoring the state before it, and
-    /// starts a new generation. (Only a rollback past the steps sent needs one, but one for every
-    /// rollback is a simpler rule and costs nothing: the audio side holds no steps to drop.)
-    fn rollback(&mut self, step: u64) {
-        let step = step.clamp(self.first, self.end);
-        if step < self.end {
-            let entry = &self.ring[self.slot(step)];
-            self.model.copy_state(&mut self.state, &entry.before);
-            self.logits.copy_from_slice(&entry.logits);
-            self.end = step;
-        }
-        self.sent = self.sent.min(step);
-        self.generation = self.generation.wrapping_add(1);
-    }
-
-    /// Sends the steps generated and not yet sent, skipping those already played, until the
-    /// queue is full. Says whether it sent any.
-    fn send(&mut self) -> bool {
-        self.sent = self.sent.max(self.next_to_play).max(self.first);
-        let mut any = false;
-        while self.sent < self.end {
-            let entry = &self.ring[self.slot(self.sent)];
-            let step = GeneratedStep {
-                step: self.sent,
-                token: match entry.owner {
-                    Owner::Model => entry.token,
-                    Owner::Player => REST_TOKEN,
-                },
-                generation: self.generation,
-                epoch: self.epoch,
-            };
-            if self.outputs.push(step).is_err() {
-                break;
-            }
-            self.sent += 1;
-            any = true;
-        }
-        any
-    }
-
-    /// The ring index of `step`, one of `first..first + RING`.
-    fn slot(&self, step: u64) -> usize {
-        (self.head + (step - self.first) as usize) % RING
     }
 }
 
@@ -583,6 +226,7 @@ mod tests {
     use crate::engine::messages::is_newer;
     use crate::engine::sampler::SamplingSettings;
     use crate::model::{CellKind, ModelCard, NetworkConfig};
+    use crate::music::melody::{MelodyEvent, REST_TOKEN};
     use candle_core::Device;
     use std::time::Instant;
 
@@ -871,6 +515,22 @@ mod tests {
         let after: Vec<u32> = (40..200).map(|step| audio.play(step)).collect();
         let settled = pitches(&after[K as usize..]);
         assert!(!settled.is_empty() && settled.iter().all(|&p| p == 60));
+    }
+
+    /// The take prepared while stopped is there the moment the transport starts, even when the
+    /// audio side never looked at the queue before: steps still queued move with the start.
+    #[test]
+    fn the_prepared_take_is_ready_on_the_first_step_after_a_start() {
+        let (mut handle, join) = Engine::spawn_with(Counter, greedy(8), 64).unwrap();
+        thread::sleep(Duration::from_millis(300));
+        handle
+            .push_transport(TransportEvent::Started { step: 100 })
+            .unwrap();
+        let tokens: Vec<u32> = (100..108).map(|s| handle.play_step(s)).collect();
+        assert_eq!(handle.late_steps(), 0, "{tokens:?}");
+        assert_eq!(tokens, (0..8).map(count_token).collect::<Vec<_>>());
+        drop(handle);
+        join.join().unwrap();
     }
 
     #[test]

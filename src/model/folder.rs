@@ -73,6 +73,18 @@ impl Model {
         weights: &[u8],
         device: &Device,
     ) -> Result<Model, ModelError> {
+        // Audio and chorale folders have cards of their own, marked by `kind`: name it rather
+        // than report the first field a melody card would miss.
+        if let Ok(serde_json::Value::Object(fields)) = serde_json::from_str(card_json)
+            && let Some(kind) = fields.get("kind").and_then(|k| k.as_str())
+        {
+            return Err(ModelError::Card {
+                path: PathBuf::from(CARD_FILE),
+                message: format!(
+                    "a {kind} model, not a token model: melodies and text come from models without a kind (`cantus harmonize` takes chorale models, `cantus generate --seconds` audio ones)"
+                ),
+            });
+        }
         let card: ModelCard = serde_json::from_str(card_json).map_err(|e| ModelError::Card {
             path: PathBuf::from(CARD_FILE),
             message: e.to_string(),
@@ -113,8 +125,16 @@ pub fn save_untrained(dir: &Path, card: &ModelCard, seed: u64) -> Result<(), Mod
 
 /// Every tensor the card implies is there with its shape, and nothing else is.
 fn check_shapes(card: &ModelCard, tensors: &HashMap<String, Tensor>) -> Result<(), ModelError> {
-    let expected = card.network.weight_shapes();
-    for (name, shape) in &expected {
+    check_tensor_shapes(&card.network.weight_shapes(), tensors)
+}
+
+/// Every tensor in `expected` is in `tensors` with its shape, and nothing else is: the check
+/// every model folder's loader makes.
+pub fn check_tensor_shapes(
+    expected: &[(String, Vec<usize>)],
+    tensors: &HashMap<String, Tensor>,
+) -> Result<(), ModelError> {
+    for (name, shape) in expected {
         let tensor = tensors
             .get(name)
             .ok_or_else(|| ModelError::Missing(name.clone()))?;

@@ -202,6 +202,21 @@ fn corrupt_files_are_refused_with_a_clear_error() {
         .unwrap_err()
         .to_string();
     assert!(error.contains("nowhere/model.json"), "{error}");
+
+    // A chorale or audio folder is named for what it is.
+    saved_model(dir.path(), CellKind::Gru);
+    std::fs::write(
+        dir.path().join(CARD_FILE),
+        r#"{"kind": "chorale", "format": 1}"#,
+    )
+    .unwrap();
+    let error = Model::load(dir.path(), &Device::Cpu)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("a chorale model, not a token model"),
+        "{error}"
+    );
 }
 
 #[test]

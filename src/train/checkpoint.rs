@@ -12,7 +12,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 pub const CHECKPOINT_FILE: &str = "checkpoint.safetensors";
-const PROGRESS_KEY: &str = "cantus.progress";
+/// The metadata key of the symbolic trainer's progress (the audio trainer uses its own).
+pub const PROGRESS_KEY: &str = "cantus.progress";
 
 /// Where training stands; everything needed to continue exactly.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -59,28 +60,47 @@ pub fn save(
     tensors: &HashMap<String, Tensor>,
     progress: &Progress,
 ) -> Result<(), ModelError> {
-    let mut sorted: Vec<(&String, &Tensor)> = tensors.iter().collect();
-    sorted.sort_by(|a, b| a.0.cmp(b.0));
-    let progress = serde_json::to_string(progress).expect("progress always serialises");
-    let metadata = HashMap::from([(PROGRESS_KEY.to_string(), progress)]);
-    let bytes = safetensors::serialize(sorted, Some(metadata))
-        .map_err(|e| ModelError::Weights(e.to_string()))?;
-    write_atomically(&checkpoint_path(output), &bytes)
+    save_file(&checkpoint_path(output), tensors, PROGRESS_KEY, progress)
 }
 
 /// Reads a checkpoint back.
 pub fn load(output: &Path, device: &Device) -> Result<(HashMap<String, Tensor>, Progress), String> {
-    let path = checkpoint_path(output);
-    let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    load_file(&checkpoint_path(output), device, PROGRESS_KEY)
+}
+
+/// Writes named tensors and one JSON metadata entry (`key`: `progress`) atomically to `path`:
+/// the checkpoint format of every trainer (the audio trainer keeps its own progress type).
+pub fn save_file<P: Serialize>(
+    path: &Path,
+    tensors: &HashMap<String, Tensor>,
+    key: &str,
+    progress: &P,
+) -> Result<(), ModelError> {
+    let mut sorted: Vec<(&String, &Tensor)> = tensors.iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(b.0));
+    let progress = serde_json::to_string(progress).expect("progress always serialises");
+    let metadata = HashMap::from([(key.to_string(), progress)]);
+    let bytes = safetensors::serialize(sorted, Some(metadata))
+        .map_err(|e| ModelError::Weights(e.to_string()))?;
+    write_atomically(path, &bytes)
+}
+
+/// Reads a file written by [`save_file`]: its tensors and the progress stored under `key`.
+pub fn load_file<P: serde::de::DeserializeOwned>(
+    path: &Path,
+    device: &Device,
+    key: &str,
+) -> Result<(HashMap<String, Tensor>, P), String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let bad = |why: String| format!("{}: not a usable checkpoint: {why}", path.display());
     let (_, metadata) =
         safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| bad(e.to_string()))?;
     let progress = metadata
         .metadata()
         .as_ref()
-        .and_then(|m| m.get(PROGRESS_KEY))
+        .and_then(|m| m.get(key))
         .ok_or_else(|| bad("no training progress inside".into()))?;
-    let progress: Progress = serde_json::from_str(progress).map_err(|e| bad(e.to_string()))?;
+    let progress: P = serde_json::from_str(progress).map_err(|e| bad(e.to_string()))?;
     let tensors =
         candle_core::safetensors::load_buffer(&bytes, device).map_err(|e| bad(e.to_string()))?;
     Ok((tensors, progress))

@@ -21,6 +21,7 @@ use clack_host::utils::FixedPoint;
 use std::ffi::{CStr, CString, c_char, c_void};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 /// The plugin's one output port is stereo (its `AUDIO_IO_LAYOUTS`).
 pub const OUTPUT_CHANNELS: usize = 2;
@@ -238,6 +239,36 @@ pub struct ProcessOutput {
     pub events: Vec<TimedEvent>,
 }
 
+/// Buffers reused from block to block by [`Instance::process_timed`].
+pub struct Block {
+    frames: u32,
+    audio: Vec<Vec<f32>>,
+    ports: AudioPorts,
+    input: EventBuffer,
+    output: EventBuffer,
+}
+
+impl Block {
+    pub fn new(frames: u32) -> Self {
+        Self {
+            frames,
+            audio: vec![vec![0.0; frames as usize]; OUTPUT_CHANNELS],
+            ports: AudioPorts::with_capacity(OUTPUT_CHANNELS, 1),
+            input: EventBuffer::with_capacity(64),
+            output: EventBuffer::with_capacity(64),
+        }
+    }
+
+    /// What the plugin pushed to the output event queue in the last block, in push order.
+    pub fn events(&self) -> impl Iterator<Item = TimedEvent> + '_ {
+        self.output.iter().map(decode)
+    }
+
+    pub fn audio(&self) -> &[Vec<f32>] {
+        &self.audio
+    }
+}
+
 /// One plugin instance and, while active, its (started) audio processor.
 pub struct Instance {
     plugin: PluginInstance<Handlers>,
@@ -345,6 +376,72 @@ impl Instance {
             audio,
             events,
         }
+    }
+
+    /// Runs one block of `block`'s length with no input events (parameter changes made with
+    /// [`Instance::set_param`] still go with it) into `block`'s reused buffers, and returns how
+    /// long the plugin's `process` call alone took. For benchmarks: [`Instance::process`]
+    /// allocates its buffers every call, which would cost more than the plugin does.
+    pub fn process_timed(
+        &mut self,
+        block: &mut Block,
+        transport: Option<&TransportInfo>,
+    ) -> Duration {
+        let frames = block.frames;
+        block.input.clear();
+        for event in self.pending_params.drain(..) {
+            block.input.push(&event);
+        }
+        block.output.clear();
+        let transport = transport.map(|t| t.to_event());
+        let steady_time = self.steady_time;
+        let Block {
+            audio,
+            ports,
+            input,
+            output,
+            ..
+        } = block;
+        let mut outputs = ports.with_output_buffers([AudioPortBuffer {
+            latency: 0,
+            channels: AudioPortBufferType::f32_output_only(audio.iter_mut().map(Vec::as_mut_slice)),
+        }]);
+        let processor = self
+            .processor
+            .as_mut()
+            .expect("the instance is not active: call activate() first");
+        let start = Instant::now();
+        let status = processor.process(
+            &InputAudioBuffers::empty(),
+            &mut outputs,
+            &input.as_input(),
+            &mut output.as_output(),
+            Some(steady_time),
+            transport.as_ref(),
+        );
+        let elapsed = start.elapsed();
+        status.unwrap_or_else(|e| panic!("process() failed: {e}"));
+        self.steady_time += u64::from(frames);
+        self.serve_callbacks();
+        elapsed
+    }
+
+    /// The parameter nice-plug registers under the string id `id` (its `#[id = "..."]`): its
+    /// CLAP id is nice-plug's hash of the string, looked up in the plugin's own list, so a
+    /// renamed display name does not break the caller.
+    pub fn param_by_string_id(&mut self, id: &str) -> ParamInfo {
+        // nice-plug's `hash_param_id`: a Rabin fingerprint with the top bit cleared (VST3
+        // reserves it for the host).
+        let hash = id
+            .bytes()
+            .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)))
+            & !(1 << 31);
+        let params = self.params();
+        params
+            .iter()
+            .find(|p| p.id == hash)
+            .unwrap_or_else(|| panic!("no parameter with string id {id:?} in {params:?}"))
+            .clone()
     }
 
     /// The plugin's state, as a host stores it in a project.
@@ -686,30 +783,136 @@ impl RawParamInfo {
     }
 }
 
-#[derive(Clone, Copy)]
-struct PluginState(RawExtension<PluginExtensionSide, RawState>);
+/// Declares a plugin-side CLAP extension that clack-host 0.2 lacks: a typed handle to the raw
+/// function table `$raw` (laid out as the C header's `$header`), found by `$id`.
+macro_rules! plugin_extension {
+    ($name:ident, $raw:ty, $id:literal, $header:literal) => {
+        #[derive(Clone, Copy)]
+        struct $name(RawExtension<PluginExtensionSide, $raw>);
 
-// SAFETY: "clap.state" is the id of `clap_plugin_state`, which `RawState` lays out.
-unsafe impl Extension for PluginState {
-    const IDENTIFIERS: &'static [&'static CStr] = &[c"clap.state"];
-    type ExtensionSide = PluginExtensionSide;
+        // SAFETY: `$id` is the id of the C extension `$header`, which `$raw` lays out.
+        unsafe impl Extension for $name {
+            const IDENTIFIERS: &'static [&'static CStr] = &[$id];
+            type ExtensionSide = PluginExtensionSide;
 
-    unsafe fn from_raw(raw: RawExtension<Self::ExtensionSide>) -> Self {
-        // SAFETY: the caller guarantees `raw` points to the extension named above.
-        Self(unsafe { raw.cast() })
+            unsafe fn from_raw(raw: RawExtension<Self::ExtensionSide>) -> Self {
+                // SAFETY: the caller guarantees `raw` points to the extension named above.
+                Self(unsafe { raw.cast() })
+            }
+        }
+    };
+}
+
+plugin_extension!(PluginState, RawState, c"clap.state", "clap_plugin_state");
+plugin_extension!(
+    PluginParams,
+    RawParams,
+    c"clap.params",
+    "clap_plugin_params"
+);
+
+/// Raw access for fuzzing (`tests/clap_fuzz.rs`): input the typed [`TimedEvent`]s cannot
+/// express (note ids, transport flags and loops, tempo ramps).
+impl Instance {
+    /// Like [`Instance::process`], with caller-built CLAP `input` events (sorted by time, all
+    /// within the block) and a raw `transport`; parameter changes from [`Instance::set_param`]
+    /// go first, as in `process`.
+    pub fn process_raw(
+        &mut self,
+        frames: u32,
+        input: &EventBuffer,
+        transport: Option<&TransportEvent>,
+    ) -> ProcessOutput {
+        let (min, max) = self.block_range;
+        assert!(
+            (min..=max).contains(&frames),
+            "{frames} frames is outside the activated {min}..={max}"
+        );
+        let times: Vec<u32> = input.iter().map(|e| e.header().time()).collect();
+        assert!(
+            times.is_sorted(),
+            "CLAP input events must be sorted by time"
+        );
+        assert!(
+            times.iter().all(|&t| t < frames),
+            "an input event lies past the block"
+        );
+
+        let mut events =
+            EventBuffer::with_capacity(self.pending_params.len() + input.len() as usize);
+        for event in self.pending_params.drain(..) {
+            events.push(&event);
+        }
+        for event in input {
+            events.push(event);
+        }
+        let mut output = EventBuffer::new();
+        let mut audio = vec![vec![f32::NAN; frames as usize]; OUTPUT_CHANNELS];
+        let steady_time = self.steady_time;
+        let mut ports = AudioPorts::with_capacity(OUTPUT_CHANNELS, 1);
+        let mut outputs = ports.with_output_buffers([AudioPortBuffer {
+            latency: 0,
+            channels: AudioPortBufferType::f32_output_only(audio.iter_mut().map(Vec::as_mut_slice)),
+        }]);
+        let status = self
+            .started()
+            .process(
+                &InputAudioBuffers::empty(),
+                &mut outputs,
+                &events.as_input(),
+                &mut output.as_output(),
+                Some(steady_time),
+                transport,
+            )
+            .unwrap_or_else(|e| panic!("process() failed: {e}"));
+
+        self.steady_time += u64::from(frames);
+        self.serve_callbacks();
+        let events = output.iter().map(decode).collect();
+        ProcessOutput {
+            status,
+            audio,
+            events,
+        }
     }
 }
 
+/// `clap_plugin_render` (`clap/ext/render.h`).
+#[repr(C)]
 #[derive(Clone, Copy)]
-struct PluginParams(RawExtension<PluginExtensionSide, RawParams>);
+struct RawRender {
+    has_hard_realtime_requirement: Option<unsafe extern "C" fn(PluginPtr) -> bool>,
+    set: Option<unsafe extern "C" fn(PluginPtr, i32) -> bool>,
+}
 
-// SAFETY: "clap.params" is the id of `clap_plugin_params`, which `RawParams` lays out.
-unsafe impl Extension for PluginParams {
-    const IDENTIFIERS: &'static [&'static CStr] = &[c"clap.params"];
-    type ExtensionSide = PluginExtensionSide;
+plugin_extension!(
+    PluginRender,
+    RawRender,
+    c"clap.render",
+    "clap_plugin_render"
+);
 
-    unsafe fn from_raw(raw: RawExtension<Self::ExtensionSide>) -> Self {
-        // SAFETY: the caller guarantees `raw` points to the extension named above.
-        Self(unsafe { raw.cast() })
+/// Offline rendering, as a DAW's bounce asks for it.
+impl Instance {
+    /// Sets CLAP's render mode (offline or real time) through `clap.render`; `false` when the
+    /// plugin has no such extension or refuses. Call it before activating: a plugin sees the
+    /// mode on its next activation.
+    pub fn set_render_offline(&mut self, offline: bool) -> bool {
+        let Some(render) = self
+            .plugin
+            .plugin_shared_handle()
+            .get_extension::<PluginRender>()
+        else {
+            return false;
+        };
+        let plugin = self.plugin.plugin_handle();
+        let Some(set) = plugin.use_extension(&render.0).set else {
+            return false;
+        };
+        // CLAP_RENDER_REALTIME = 0, CLAP_RENDER_OFFLINE = 1.
+        // SAFETY: a valid plugin, on the main thread, as `clap.render` requires.
+        let done = unsafe { set(plugin.as_raw_ptr().cast(), i32::from(offline)) };
+        self.serve_callbacks();
+        done
     }
 }

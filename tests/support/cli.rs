@@ -1,6 +1,8 @@
 //! Shared by the command-line tests: running `cantus` and making a model folder to run it on.
 //! Include it with `#[path = "support/cli.rs"] mod cli;`.
 
+#![allow(dead_code)]
+
 use cantus::model::folder::save_untrained;
 use cantus::model::{CellKind, ModelCard, NetworkConfig};
 use cantus::music::Encoding;
