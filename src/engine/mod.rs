@@ -4,6 +4,9 @@
 //! in samples. Code here may run in real time: it allocates up front, never per step.
 
 pub mod clock;
+pub mod composer;
+pub mod harmony;
+pub mod inline;
 pub mod messages;
 pub mod sampler;
 pub mod worker;

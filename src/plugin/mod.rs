@@ -1,50 +1,92 @@
 //! The CLAP/VST3 instrument: plays the embedded `folk` model in time with the host's transport,
 //! forwards the player's notes (MIDI thru) and feeds them to the model, and sounds the generated
-//! line on a built-in voice. Synced to the host's transport (nothing plays before it does), or,
+//! line on a built-in voice. In Harmonise mode it adds alto, tenor and bass under the player's
+//! notes instead, from the compiled-in chorale model, on their own channels. Synced to the host's transport (nothing plays before it does), or,
 //! with *Sync to host* off, free-running on its own tempo.
 
+mod harmony;
+mod models;
 mod params;
 mod player;
+mod preset_state;
 mod voice;
 
 use std::sync::Arc;
 
-use candle_core::Device;
 use nice_plug::midi::Key;
 use nice_plug::prelude::*;
 
 use crate::engine::clock::{BlockTiming, Clock, TransportEvent, step_at_sample};
+use crate::engine::harmony::HarmonySettings;
 use crate::engine::messages::{Params as EngineParams, PlayerNote};
-use crate::engine::worker::{Engine, EngineHandle, WorkerJoin};
-use crate::model::Model;
-pub use params::CantusParams;
-use player::{Events, Player};
+use crate::music::grid::StepGrid;
+use harmony::{DueSteps, HarmonyVoices, HarmonyWorker};
+use models::{Loader, Requests, Running};
+pub use models::{embedded_model, load_model};
+pub use params::{CantusParams, MAX_HUMANISE_MS, PlayMode};
+use player::{Events, Feel, Inbox, Player, Thru};
 use voice::Synth;
 
-const MODEL_CARD: &str = include_str!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/models/folk/model.json"
-));
-const MODEL_WEIGHTS: &[u8] = include_bytes!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/models/folk/model.safetensors"
-));
-/// Messages each way between the audio thread and the engine: many blocks' worth.
-const QUEUE_CAPACITY: usize = 1024;
+/// Velocity varies by up to this much either way at full humanise.
+const MAX_VELOCITY_SPREAD: f32 = 24.0;
+
+/// Rendering offline, the audio thread waits this long at most for a chord (the host waits for
+/// the plugin then; in real time it never waits).
+const OFFLINE_CHORD_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// One plugin struct, as in NIH-plug's examples. Everything `process` touches is fixed-size.
-#[derive(Default)]
 pub struct Cantus {
     params: Arc<CantusParams>,
-    /// Loaded on the first activation (not at construction: hosts construct to scan).
-    model: Option<Model>,
-    engine: Option<(EngineHandle, WorkerJoin)>,
+    /// The engine playing now: on a worker thread, or inline when the host renders offline.
+    /// Started on activation (not at construction: hosts construct to scan).
+    running: Option<Box<Running>>,
+    /// Watches the model path and hands over engines for new models.
+    loader: Option<Loader>,
     /// The engine parameters last pushed; pushed again only when they change.
     sent: Option<EngineParams>,
     clock: Clock,
+    /// Quarter notes per bar, from the host's time signature (4/4 until it says otherwise).
+    quarters_per_bar: f64,
     player: Player,
+    thru: Thru,
+    /// This block's generated events, and those humanised past its end.
     generated: Events,
+    carried: Events,
     synth: Synth,
+    /// Harmonise mode: the worker drawing chords, and the three voices playing them.
+    harmony: Option<HarmonyWorker>,
+    harmony_sent: Option<HarmonySettings>,
+    voices: HarmonyVoices,
+    /// This block's input events.
+    inbox: Inbox,
+    /// This block's steps, for the chords.
+    due_chords: DueSteps,
+    /// The host renders offline: waiting for the harmony worker is allowed.
+    offline: bool,
+}
+
+impl Default for Cantus {
+    fn default() -> Self {
+        Self {
+            params: Arc::default(),
+            running: None,
+            loader: None,
+            sent: None,
+            clock: Clock::default(),
+            quarters_per_bar: 4.0,
+            player: Player::default(),
+            thru: Thru::default(),
+            generated: Events::default(),
+            carried: Events::default(),
+            synth: Synth::default(),
+            harmony: None,
+            harmony_sent: None,
+            voices: HarmonyVoices::default(),
+            inbox: Inbox::default(),
+            due_chords: DueSteps::default(),
+            offline: false,
+        }
+    }
 }
 
 impl Plugin for Cantus {
@@ -69,33 +111,47 @@ impl Plugin for Cantus {
         self.params.clone()
     }
 
+    /// A state naming a preset file gets the preset's settings (once; see `preset_state`).
+    fn filter_state(state: &mut PluginState) {
+        preset_state::apply_named_preset(state);
+    }
+
+    /// Loads the model the state names (the embedded one when it names none, or when it fails
+    /// to load), starts its engine (inline when the host renders offline) and the loader.
     fn activate(
         &mut self,
         _: &AudioIOLayout,
         config: &BufferConfig,
         _: &mut impl ActivateContext<Self>,
     ) -> bool {
+        self.stop_engine();
         self.synth.set_sample_rate(config.sample_rate);
-        if self.model.is_none() {
-            match Model::from_parts(MODEL_CARD, MODEL_WEIGHTS, &Device::Cpu) {
-                Ok(model) => self.model = Some(model),
-                Err(error) => {
-                    nice_error!("cannot load the embedded model: {error}");
-                    return false;
-                }
+        let requests = Requests {
+            path: self.params.model_path.clone(),
+            status: self.params.model_status.clone(),
+        };
+        let params = self.params.engine_params(self.quarters_per_bar);
+        match models::start_requested(&requests, params, config.process_mode) {
+            Ok(running) => (self.running, self.sent) = (Some(Box::new(running)), Some(params)),
+            Err(error) => {
+                nice_error!("cannot start the engine: {error}");
+                return false;
             }
         }
-        if self.engine.is_none() {
-            let params = self.params.engine_params();
-            let model = self.model.as_ref().expect("loaded above");
-            match Engine::spawn(model, params, QUEUE_CAPACITY) {
-                Ok(engine) => (self.engine, self.sent) = (Some(engine), Some(params)),
-                Err(error) => {
-                    nice_error!("cannot start the engine: {error}");
-                    return false;
-                }
-            }
+        let harmony = self.harmony_settings();
+        match HarmonyWorker::start(harmony) {
+            Ok(worker) => (self.harmony, self.harmony_sent) = (Some(worker), Some(harmony)),
+            // The melody modes play on without it.
+            Err(error) => nice_error!("cannot start the harmony worker: {error}"),
         }
+        self.offline = config.process_mode == ProcessMode::Offline;
+        let plugin_params = self.params.clone();
+        self.loader = Some(Loader::start(
+            requests,
+            // The audio thread pushes the real bar length after the swap.
+            move || plugin_params.engine_params(4.0),
+            config.process_mode,
+        ));
         true
     }
 
@@ -103,20 +159,19 @@ impl Plugin for Cantus {
     /// the start of the next block, the take ends, the voice falls silent.
     fn reset(&mut self) {
         if self.clock.is_running()
-            && let Some((engine, _)) = self.engine.as_mut()
+            && let Some(running) = self.running.as_mut()
         {
-            let _ = engine.push_transport(TransportEvent::Stopped);
+            let _ = running.engine().push_transport(TransportEvent::Stopped);
+            if let Some(harmony) = self.harmony.as_mut() {
+                let _ = harmony.handle.push_transport(TransportEvent::Stopped);
+            }
         }
         self.clock.reset();
         self.synth.reset();
     }
 
     fn deactivate(&mut self) {
-        // Dropping the handle tells the worker to exit; we are on the main thread, so we may wait.
-        if let Some((handle, worker)) = self.engine.take() {
-            drop(handle);
-            let _ = worker.join();
-        }
+        self.stop_engine();
         // The next engine starts a fresh take; the sounding note, if any, ends on the next block.
         self.clock.reset();
     }
@@ -127,26 +182,118 @@ impl Plugin for Cantus {
         _: &mut AuxiliaryBuffers,
         context: &mut impl ProcessContext<Self>,
     ) -> ProcessStatus {
-        let timing = self.schedule(buffer.samples() as u32, context.transport());
-        self.send_events(timing, context);
+        if let Some(loader) = self.loader.as_mut()
+            && loader.swap(&mut self.running)
+        {
+            // A new model: its take starts where the song is (the clock restarts), and the
+            // sounding note ends.
+            self.clock.reset();
+            self.sent = None;
+        }
+        let len = buffer.samples() as u32;
+        let timing = self.schedule(len, context.transport());
+        // The player's notes reach the engines before the chords are looked up, so a note on a
+        // step's first sample is harmonised on it when the worker is quick enough (and always
+        // when rendering offline).
+        self.inbox.fill(context);
+        let first_note = self.push_player_notes(timing);
+        let harmonise = self.params.mode.value() == PlayMode::Harmonise;
+        self.advance_harmony(harmonise && self.params.enabled.value(), first_note);
+        // Four lines, each humanised on its own: merge them into one time order.
+        self.generated.sort();
+        self.generated.carry_over(len, &mut self.carried);
+        self.player.end_block(len);
+        self.voices.end_block(len);
+        self.send_events(context);
         self.render(buffer);
         ProcessStatus::Normal
     }
 }
 
 impl Cantus {
+    /// Stops the loader and the engine (on the main thread: it waits for their threads).
+    fn stop_engine(&mut self) {
+        if let Some(loader) = self.loader.take() {
+            loader.stop();
+        }
+        if let Some(running) = self.running.take() {
+            running.stop();
+        }
+        if let Some(harmony) = self.harmony.take() {
+            harmony.stop();
+        }
+    }
+
+    /// What the harmony worker should do now.
+    fn harmony_settings(&self) -> HarmonySettings {
+        HarmonySettings {
+            active: self.params.mode.value() == PlayMode::Harmonise && self.params.enabled.value(),
+            temperature: f64::from(self.params.temperature.value()),
+            seed: self.params.seed.load(std::sync::atomic::Ordering::Relaxed),
+        }
+    }
+
     /// Pushes changed parameters, advances the clock, tells the engine about transport changes
     /// and fills `generated` with this block's note events. Returns the block's timing while the
     /// transport plays.
     fn schedule(&mut self, len: u32, transport: &Transport) -> Option<BlockTiming> {
         let enabled = self.params.enabled.value();
         self.generated.clear();
-        if !enabled || !self.clock.is_running() {
-            // Disabled, or reset since the last block: the sounding note ends now.
+        self.generated.take(&mut self.carried);
+        let grid = StepGrid::new(self.params.steps_per_quarter.value() as u32);
+        if grid != self.clock.grid() {
+            // Step numbers change meaning: a new take on the new grid.
+            self.clock = Clock::new(grid);
+        }
+        if let (Some(numerator), Some(denominator)) =
+            (transport.time_sig_numerator, transport.time_sig_denominator)
+            && numerator > 0
+            && denominator > 0
+        {
+            self.quarters_per_bar = f64::from(numerator) * 4.0 / f64::from(denominator);
+        }
+        let params = self.params.engine_params(self.quarters_per_bar);
+        let harmonise = self.params.mode.value() == PlayMode::Harmonise;
+        if !enabled
+            || !self.clock.is_running()
+            || self.sent.is_some_and(|sent| sent.mode != params.mode)
+            || harmonise
+        {
+            // Disabled, reset since the last block, or another mode: the sounding note ends now.
             self.player.release(0, &mut self.generated);
         }
-        let (engine, _) = self.engine.as_mut()?;
-        let params = self.params.engine_params();
+        if !enabled || !self.clock.is_running() || !harmonise {
+            self.voices.release(0, &mut self.generated);
+        }
+        let humanise = self.params.humanise.value();
+        let rate = f64::from(transport.sample_rate);
+        self.player.feel = Feel {
+            channel: (self.params.channel.value() - 1) as u8,
+            velocity: self.params.velocity.value() as u8,
+            velocity_spread: (humanise * MAX_VELOCITY_SPREAD) as u8,
+            max_delay: (f64::from(humanise * MAX_HUMANISE_MS) / 1000.0 * rate) as u32,
+        };
+        let channel = |param: &IntParam| (param.value() - 1) as u8;
+        self.voices.set_feel(
+            self.player.feel,
+            [
+                channel(&self.params.alto_channel),
+                channel(&self.params.tenor_channel),
+                channel(&self.params.bass_channel),
+            ],
+        );
+        self.advance_song(len, transport, params, enabled && !harmonise)
+    }
+
+    /// The engine's part of [`Cantus::schedule`]: parameters, transport, and the steps due.
+    fn advance_song(
+        &mut self,
+        len: u32,
+        transport: &Transport,
+        params: EngineParams,
+        enabled: bool,
+    ) -> Option<BlockTiming> {
+        let engine = self.running.as_mut()?.engine();
         if self.sent != Some(params) && engine.push_params(params).is_ok() {
             self.sent = Some(params);
         }
@@ -163,11 +310,16 @@ impl Cantus {
             let tempo = f64::from(self.params.tempo.value());
             self.clock.advance_free(rate, len, tempo)
         };
+        let mut harmony = self.harmony.as_mut().map(|h| &mut h.handle);
         for event in plan.events {
             if !matches!(event, TransportEvent::Started { .. }) {
                 self.player.release(0, &mut self.generated);
+                self.voices.release(0, &mut self.generated);
             }
             let _ = engine.push_transport(event);
+            if let Some(harmony) = harmony.as_mut() {
+                let _ = harmony.push_transport(event);
+            }
         }
         for scheduled in plan.steps {
             // Played even when disabled, so the engine's playhead keeps moving.
@@ -176,58 +328,106 @@ impl Cantus {
                 self.player
                     .play(token, scheduled.offset, &mut self.generated);
             }
+            self.due_chords.push(scheduled.step, scheduled.offset);
         }
         plan.timing
     }
 
-    /// Forwards the input (MIDI thru) merged in time order with the generated events (both lists
-    /// are sorted; nice-plug does not sort output), and pushes the player's notes to the engine.
-    fn send_events(
-        &mut self,
-        timing: Option<BlockTiming>,
-        context: &mut impl ProcessContext<Self>,
-    ) {
-        let enabled = self.params.enabled.value();
-        let channel = (self.params.channel.value() - 1) as u8;
-        let velocity = self.params.velocity.value() as f32 / 127.0;
+    /// Harmonise mode's part of the block: a newer chord for the step sounding since the last
+    /// block goes out at once (or with the block's first player note, which caused it), then
+    /// each step due plays its chord.
+    fn advance_harmony(&mut self, playing: bool, first_note: Option<u32>) {
+        let settings = self.harmony_settings();
+        let Some(worker) = self.harmony.as_mut() else {
+            self.due_chords.clear();
+            return;
+        };
+        let handle = &mut worker.handle;
+        if self.harmony_sent != Some(settings) && handle.push_settings(settings).is_ok() {
+            self.harmony_sent = Some(settings);
+        }
+        if playing && let Some(step) = self.voices.current_step() {
+            let chord = if self.offline {
+                handle.wait_for(step, OFFLINE_CHORD_WAIT)
+            } else {
+                handle.chord(step)
+            };
+            let before_next_step = self.due_chords.as_slice().first().map(|d| d.1);
+            let at = first_note
+                .unwrap_or(0)
+                .min(before_next_step.unwrap_or(u32::MAX));
+            if let Some(chord) = chord {
+                self.voices.correct(chord, at, &mut self.generated);
+            }
+        }
+        for &(step, offset) in self.due_chords.as_slice() {
+            let chord = if self.offline && playing {
+                handle.play_step(step);
+                handle.wait_for(step, OFFLINE_CHORD_WAIT)
+            } else {
+                handle.play_step(step)
+            };
+            if playing {
+                self.voices.play(step, chord, offset, &mut self.generated);
+            }
+        }
+        self.due_chords.clear();
+    }
+
+    /// Pushes the player's notes (this block's input) to the engines, each on its step.
+    /// Returns the first one's sample offset.
+    fn push_player_notes(&mut self, timing: Option<BlockTiming>) -> Option<u32> {
+        let (Some(timing), Some(running)) = (timing.as_ref(), self.running.as_mut()) else {
+            return None;
+        };
+        let mut first = None;
         let grid = self.clock.grid();
+        let step = |at| step_at_sample(timing, at, grid).step;
+        for event in self.inbox.events() {
+            let note = match *event {
+                NoteEvent::NoteOn {
+                    timing: at,
+                    key: Key::Number(pitch),
+                    ..
+                } => PlayerNote::On {
+                    step: step(at),
+                    pitch,
+                },
+                NoteEvent::NoteOff {
+                    timing: at,
+                    key: Key::Number(pitch),
+                    ..
+                } => PlayerNote::Off {
+                    step: step(at),
+                    pitch,
+                },
+                _ => continue,
+            };
+            first = first.or(Some(event.timing()));
+            let _ = running.engine().push_note(note);
+            if let Some(harmony) = self.harmony.as_mut() {
+                let _ = harmony.handle.push_note(note);
+            }
+        }
+        first
+    }
+
+    /// Forwards the input (MIDI thru) merged in time order with the generated events (both lists
+    /// are sorted; nice-plug does not sort output).
+    fn send_events(&mut self, context: &mut impl ProcessContext<Self>) {
+        let enabled = self.params.enabled.value();
         let mut generated = self.generated.as_slice().iter().peekable();
         // A full output queue drops events rather than block the audio thread.
-        while let Some(event) = context.next_event() {
+        for &event in self.inbox.events() {
             while let Some(g) = generated.next_if(|g| g.timing <= event.timing()) {
-                let _ = context.try_send_event(g.to_note_event(channel, velocity));
+                let _ = context.try_send_event(g.to_note_event());
             }
-            if let (Some(timing), Some((engine, _))) = (timing.as_ref(), self.engine.as_mut()) {
-                let step = |at| step_at_sample(timing, at, grid).step;
-                let note = match event {
-                    NoteEvent::NoteOn {
-                        timing: at,
-                        key: Key::Number(pitch),
-                        ..
-                    } => Some(PlayerNote::On {
-                        step: step(at),
-                        pitch,
-                    }),
-                    NoteEvent::NoteOff {
-                        timing: at,
-                        key: Key::Number(pitch),
-                        ..
-                    } => Some(PlayerNote::Off {
-                        step: step(at),
-                        pitch,
-                    }),
-                    _ => None,
-                };
-                if let Some(note) = note {
-                    let _ = engine.push_note(note);
-                }
-            }
-            if enabled {
+            if self.thru.forward(&event, enabled) {
                 let _ = context.try_send_event(event);
             }
         }
         for g in generated {
-            let _ = context.try_send_event(g.to_note_event(channel, velocity));
+            let _ = context.try_send_event(g.to_note_event());
         }
     }
 

@@ -1,9 +1,13 @@
 //! The plugin's parameters. Hosts store automation and state by these `#[id]`s: never rename one.
 
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+
 use nice_plug::prelude::*;
 
-use crate::engine::messages::{MAX_LOOKAHEAD, Params as EngineParams};
+use crate::engine::messages::{MAX_LOOKAHEAD, Mode as EngineMode, Params as EngineParams};
 use crate::music::melody::{MAX_PITCH, MIN_PITCH};
+use crate::preset;
 
 /// The key's tonic, C = 0.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +31,19 @@ pub enum Tonic {
     B,
 }
 
+/// How the model shares the line with the player (see [`EngineMode`]).
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlayMode {
+    /// Plays on, primed by what the player plays.
+    Continue,
+    /// Call and response: waits for the player's phrase, answers it, falls quiet.
+    Answer,
+    /// Plays on its own, deaf to the player.
+    Solo,
+    /// Adds alto, tenor and bass under what the player plays, Bach-chorale style.
+    Harmonise,
+}
+
 /// Which pitch classes, counted from the tonic, the model may start.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scale {
@@ -38,16 +55,27 @@ pub enum Scale {
     Chromatic,
 }
 
-impl Scale {
-    fn degrees(self) -> &'static [usize] {
-        match self {
-            Scale::Major => &[0, 2, 4, 5, 7, 9, 11],
-            Scale::Minor => &[0, 2, 3, 5, 7, 8, 10],
-            Scale::Dorian => &[0, 2, 3, 5, 7, 9, 10],
-            Scale::Mixolydian => &[0, 2, 4, 5, 7, 9, 10],
-            Scale::Pentatonic => &[0, 2, 4, 7, 9],
-            Scale::Chromatic => &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+/// The two scale lists name the same scales in the same order: the plugin's is a parameter, the
+/// preset module's knows the degrees.
+impl From<Scale> for preset::Scale {
+    fn from(scale: Scale) -> Self {
+        match scale {
+            Scale::Major => preset::Scale::Major,
+            Scale::Minor => preset::Scale::Minor,
+            Scale::Dorian => preset::Scale::Dorian,
+            Scale::Mixolydian => preset::Scale::Mixolydian,
+            Scale::Pentatonic => preset::Scale::Pentatonic,
+            Scale::Chromatic => preset::Scale::Chromatic,
         }
+    }
+}
+
+impl From<preset::Scale> for Scale {
+    fn from(scale: preset::Scale) -> Self {
+        (0..Scale::variants().len())
+            .map(Scale::from_index)
+            .find(|&s| preset::Scale::from(s) == scale)
+            .unwrap_or(Scale::Chromatic)
     }
 }
 
@@ -94,7 +122,53 @@ pub struct CantusParams {
     /// The tempo in BPM when not synced.
     #[id = "tempo"]
     pub tempo: FloatParam,
+    #[id = "mode"]
+    pub mode: EnumParam<PlayMode>,
+    /// The grid: 4 is sixteenth notes, what the default model learned.
+    #[id = "steps_per_quarter"]
+    pub steps_per_quarter: IntParam,
+    /// Steps of silence between the player's last release and the model's reply.
+    #[id = "answer_gap"]
+    pub answer_gap: IntParam,
+    /// In Answer mode, the reply starts on a bar line (after the gap).
+    #[id = "answer_at_bar"]
+    pub answer_at_bar: BoolParam,
+    /// In Answer mode, the reply's length in bars.
+    #[id = "answer_bars"]
+    pub answer_bars: IntParam,
+    /// Harmonise mode's MIDI channels (1..=16) for alto, tenor and bass.
+    #[id = "alto_channel"]
+    pub alto_channel: IntParam,
+    #[id = "tenor_channel"]
+    pub tenor_channel: IntParam,
+    #[id = "bass_channel"]
+    pub bass_channel: IntParam,
+    /// 0..=1: random lateness (up to [`MAX_HUMANISE_MS`]) and velocity spread of the notes.
+    #[id = "humanise"]
+    pub humanise: FloatParam,
+
+    /// The model folder or preset file to play; empty for the compiled-in `folk` model. Saved
+    /// with the state; a change is picked up by the plugin's loader thread. A new instance takes
+    /// it from the [`MODEL_ENV`] environment variable, if set.
+    #[persist = "model_path"]
+    pub model_path: Arc<Mutex<String>>,
+    /// The preset file whose settings this state already has (see `preset_state`).
+    #[persist = "preset_applied"]
+    pub preset_applied: Arc<Mutex<String>>,
+    /// Seeds the model's sampling, so a saved project replays the same takes. Chosen at random
+    /// when the plugin is created.
+    #[persist = "seed"]
+    pub seed: AtomicU64,
+    /// What the loader last did: the model playing, or why a load failed. For the log and the
+    /// editor; not saved.
+    pub model_status: Arc<Mutex<String>>,
 }
+
+/// The environment variable that names the model (folder or preset) new instances play.
+pub const MODEL_ENV: &str = "CANTUS_MODEL";
+
+/// The largest lateness humanise adds, at 1.
+pub const MAX_HUMANISE_MS: f32 = 20.0;
 
 impl Default for CantusParams {
     fn default() -> Self {
@@ -139,6 +213,20 @@ impl Default for CantusParams {
             )
             .with_step_size(0.1)
             .with_unit(" BPM"),
+            mode: EnumParam::new("Mode", PlayMode::Continue),
+            steps_per_quarter: int("Steps per quarter", 4, 1, 8),
+            answer_gap: int("Answer gap", 0, 0, 32).with_unit(" steps"),
+            answer_at_bar: BoolParam::new("Answer at bar", true),
+            answer_bars: int("Answer length", 2, 1, 16).with_unit(" bars"),
+            alto_channel: int("Alto channel", 2, 1, 16),
+            tenor_channel: int("Tenor channel", 3, 1, 16),
+            bass_channel: int("Bass channel", 4, 1, 16),
+            humanise: FloatParam::new("Humanise", 0.0, FloatRange::Linear { min: 0.0, max: 1.0 })
+                .with_step_size(0.01),
+            model_path: Arc::new(Mutex::new(std::env::var(MODEL_ENV).unwrap_or_default())),
+            preset_applied: Arc::new(Mutex::new(String::new())),
+            seed: AtomicU64::new(random_seed()),
+            model_status: Arc::new(Mutex::new(String::new())),
             level: FloatParam::new(
                 "Voice level",
                 -12.0,
@@ -160,22 +248,44 @@ impl Default for CantusParams {
     }
 }
 
+/// A seed that differs between plugin instances: the clock's nanoseconds, mixed with the address
+/// of a local (two instances made in the same nanosecond still differ).
+fn random_seed() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let local = 0u8;
+    nanos ^ (std::ptr::addr_of!(local) as u64).rotate_left(32)
+}
+
 impl CantusParams {
-    /// The engine's snapshot of the current values; compared each block, pushed when changed.
-    pub fn engine_params(&self) -> EngineParams {
-        let mut pitch_classes = [false; 12];
-        let tonic = self.key.value() as usize;
-        for degree in self.scale.value().degrees() {
-            pitch_classes[(tonic + degree) % 12] = true;
-        }
+    /// The engine's snapshot of the current values, for a bar of `beats_per_bar` quarters;
+    /// compared each block, pushed when changed.
+    pub fn engine_params(&self, quarters_per_bar: f64) -> EngineParams {
+        let tonic = preset::Tonic::new(self.key.value() as u8).expect("a pitch class");
+        let pitch_classes = preset::Scale::from(self.scale.value()).pitch_classes(tonic);
         let (a, b) = (self.lowest.value() as u8, self.highest.value() as u8);
         let mut params = EngineParams {
             pitch_classes,
             lowest: a.min(b),
             highest: a.max(b),
             lookahead: self.lookahead.value() as u32,
+            mode: match self.mode.value() {
+                PlayMode::Continue => EngineMode::Continue,
+                PlayMode::Answer => EngineMode::Answer,
+                // The melody engine plays on unheard under the harmony.
+                PlayMode::Solo | PlayMode::Harmonise => EngineMode::Solo,
+            },
+            reply_after: self.answer_gap.value() as u32,
+            answer_at_bar: self.answer_at_bar.value(),
+            answer_length: 0,
+            steps_per_bar: 0,
+            seed: self.seed.load(std::sync::atomic::Ordering::Relaxed),
             ..EngineParams::default()
         };
+        let steps_per_bar = (quarters_per_bar * f64::from(self.steps_per_quarter.value())).round();
+        params.steps_per_bar = steps_per_bar.clamp(1.0, 1024.0) as u32;
+        params.answer_length = params.steps_per_bar * self.answer_bars.value() as u32;
         params.sampling.temperature = self.temperature.value();
         params.sampling.top_k = self.top_k.value() as usize;
         params.sampling.density = self.density.value();
@@ -200,14 +310,9 @@ mod tests {
     #[test]
     fn key_and_scale_give_the_pitch_classes() {
         let params = CantusParams::default();
-        assert_eq!(params.engine_params().pitch_classes, [true; 12]);
-        let classes = |tonic: usize, scale: Scale| {
-            let mut classes = [false; 12];
-            scale
-                .degrees()
-                .iter()
-                .for_each(|d| classes[(tonic + d) % 12] = true);
-            classes
+        assert_eq!(params.engine_params(4.0).pitch_classes, [true; 12]);
+        let classes = |tonic: u8, scale: Scale| {
+            preset::Scale::from(scale).pitch_classes(preset::Tonic::new(tonic).unwrap())
         };
         // D dorian is the white keys.
         let white = [
@@ -216,5 +321,10 @@ mod tests {
         assert_eq!(classes(2, Scale::Dorian), white);
         assert_eq!(classes(7, Scale::Mixolydian), white);
         assert_eq!(classes(9, Scale::Minor), white);
+        // Every scale maps to the preset's and back.
+        for index in 0..Scale::variants().len() {
+            let scale = Scale::from_index(index);
+            assert_eq!(Scale::from(preset::Scale::from(scale)), scale);
+        }
     }
 }

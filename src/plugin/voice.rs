@@ -1,8 +1,9 @@
 //! The built-in voice, so the plugin sounds in any DAW: a few soft sine-ish voices with a linear
 //! attack/release envelope. Fixed voice count; rendering never allocates.
 
-/// Voices; a monophonic line needs two (one releasing, one starting), the rest cover retriggers.
-const VOICES: usize = 4;
+/// Voices: a monophonic line needs two (one releasing, one starting); Harmonise mode's three
+/// lines need six; the rest cover retriggers.
+const VOICES: usize = 8;
 const ATTACK_S: f32 = 0.005;
 const RELEASE_S: f32 = 0.08;
 
@@ -70,12 +71,27 @@ impl Synth {
         }
     }
 
-    /// Adds `gain` × the voices to every sample of `left` and `right`.
+    /// Adds `gain` × the voices to every sample of `left` and `right`. Silent (`gain` 0, the voice
+    /// level at its floor while the MIDI out drives another synth), it only moves the envelopes
+    /// and phases on, in closed form: the oscillators would be most of `process()`'s cost.
     pub fn render(&mut self, left: &mut [f32], right: &mut [f32], gain: f32) {
         let attack = 1.0 / (ATTACK_S * self.sample_rate);
         let release = 1.0 / (RELEASE_S * self.sample_rate);
         for voice in self.voices.iter_mut().filter(|v| v.key.is_some()) {
-            for (l, r) in left.iter_mut().zip(right.iter_mut()) {
+            if gain == 0.0 {
+                let samples = left.len() as f32;
+                voice.envelope = if voice.held {
+                    (voice.envelope + attack * samples).min(1.0)
+                } else {
+                    (voice.envelope - release * samples).max(0.0)
+                };
+                voice.phase = (voice.phase + voice.increment * samples).fract();
+            }
+            for (l, r) in left
+                .iter_mut()
+                .zip(right.iter_mut())
+                .filter(|_| gain != 0.0)
+            {
                 voice.envelope = if voice.held {
                     (voice.envelope + attack).min(1.0)
                 } else {
@@ -92,5 +108,42 @@ impl Synth {
                 voice.key = None;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Silent rendering writes nothing, yet its voices attack and release on the same schedule
+    /// as audible ones: a note released while silent is free again after the release time.
+    #[test]
+    fn silent_rendering_keeps_the_envelopes_moving() {
+        let (mut silent, mut audible) = (Synth::default(), Synth::default());
+        let (mut left, mut right) = (vec![0.0; 480], vec![0.0; 480]);
+        for synth in [&mut silent, &mut audible] {
+            synth.note_on(60);
+        }
+        for block in 0..20 {
+            if block == 5 {
+                silent.note_off(60);
+                audible.note_off(60);
+            }
+            silent.render(&mut left, &mut right, 0.0);
+            assert!(left.iter().chain(&right).all(|&x| x == 0.0));
+            audible.render(&mut vec![0.0; 480], &mut vec![0.0; 480], 1.0);
+            let envelopes = |s: &Synth| s.voices.map(|v| (v.key, v.envelope));
+            let (a, b) = (envelopes(&silent), envelopes(&audible));
+            for ((key_a, env_a), (key_b, env_b)) in a.iter().zip(&b) {
+                // Summed per sample or at once, zero is reached a rounding error apart.
+                assert!(key_a == key_b || env_a.max(*env_b) < 1e-3, "block {block}");
+                assert!(
+                    (env_a - env_b).abs() < 1e-3,
+                    "block {block}: {a:?} vs {b:?}"
+                );
+            }
+        }
+        // 80 ms of release at 48 kHz is 8 blocks of 480: long over by block 20.
+        assert!(silent.voices.iter().all(|v| v.key.is_none()));
     }
 }
