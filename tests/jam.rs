@@ -22,7 +22,7 @@ const SCHEDULING: Duration = Duration::from_millis(5);
 
 #[test]
 fn jam_over_jack_answers_on_the_grid_after_the_phrase_records_and_ends_cleanly() {
-    let Some(server) = JackServer::start("jam") else {
+    let Some(server) = JackServer::start_synchronous("jam") else {
         return;
     };
     let synth = Synth::open();

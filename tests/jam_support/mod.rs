@@ -1,8 +1,7 @@
 //! A private JACK server and a fake keyboard and synth for the `cantus jam` tests.
 //!
 //! Each test binary starts its own `jackd` on the dummy backend (no sound card needed) under a
-//! unique name (in synchronous mode, so a late client delays a cycle rather than loses its MIDI),
-//! and points this process and the `cantus` it runs at it through
+//! unique name, and points this process and the `cantus` it runs at it through
 //! `JACK_DEFAULT_SERVER`. Only one test per binary may use it: the variable is process-wide.
 
 #![allow(dead_code)]
@@ -35,12 +34,24 @@ impl JackServer {
     /// Starts one, or `None` (after saying so) when `jackd` is not installed and
     /// `CANTUS_REQUIRE_JACK` is not 1.
     pub fn start(test: &str) -> Option<JackServer> {
+        Self::start_with(test, false)
+    }
+
+    /// As [`JackServer::start`], in synchronous mode: each cycle waits for every client (up to
+    /// the timeout) instead of dropping the MIDI a late client wrote, as the asynchronous
+    /// default does on a busy machine. For tests that count every note; it slows the cycle on a
+    /// loaded machine, and nice-plug's standalone may then not stop on Ctrl-C within 20 s.
+    pub fn start_synchronous(test: &str) -> Option<JackServer> {
+        Self::start_with(test, true)
+    }
+
+    fn start_with(test: &str, synchronous: bool) -> Option<JackServer> {
         let name = format!("cantus-{test}-{}", std::process::id());
         let child = Command::new("jackd")
-            // Synchronous: each cycle waits for every client (up to the timeout) instead of
-            // dropping the MIDI of one that ran late, as the asynchronous default does on a
-            // machine busy compiling; the tests check Cantus, not the scheduler.
-            .args(["--no-realtime", "--sync", "-n", &name, "-d", "dummy"])
+            // Server options, then the backend's (after `-d`).
+            .arg("--no-realtime")
+            .args(synchronous.then_some("--sync"))
+            .args(["-n", &name, "-d", "dummy"])
             .args(["-r", &RATE.to_string(), "-p", &PERIOD_FRAMES.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
