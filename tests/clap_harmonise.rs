@@ -9,7 +9,7 @@ mod common;
 
 use cantus::harmony::voices::VOICE_RANGES;
 use common::bundled;
-use common::clap_host::{Event, Instance, TestHost, TimedEvent, TransportInfo};
+use common::clap_host::{Instance, TestHost, TimedEvent, TransportInfo};
 
 const PLUGIN_ID: &str = "org.cantus.cantus";
 const RATE: f64 = 48_000.0;
@@ -95,14 +95,9 @@ fn play_melody(plugin: &mut Instance, pace: f64) -> Vec<Placed> {
             "unsorted output: {:?}",
             output.events
         );
-        for event in &output.events {
-            let (note, on) = match event.event {
-                Event::NoteOn(note) => (note, true),
-                Event::NoteOff(note) => (note, false),
-                _ => continue,
-            };
+        for (time, note, on) in output.notes() {
             placed.push(Placed {
-                sample: start + u64::from(event.time),
+                sample: start + u64::from(time),
                 channel: note.channel,
                 key: note.key,
                 on,

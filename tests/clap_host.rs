@@ -349,15 +349,10 @@ fn play(
             "unsorted output in block {block}: {:?}",
             output.events
         );
-        for event in &output.events {
-            let (note, on) = match event.event {
-                Event::NoteOn(note) => (note, true),
-                Event::NoteOff(note) => (note, false),
-                _ => continue,
-            };
-            assert_eq!(note.channel, GENERATED_CHANNEL, "{event:?}");
+        for (time, note, on) in output.notes() {
+            assert_eq!(note.channel, GENERATED_CHANNEL, "{note:?} at {time}");
             placed.push(Placed {
-                sample: start + u64::from(event.time),
+                sample: start + u64::from(time),
                 key: note.key,
                 on,
             });
@@ -571,14 +566,9 @@ fn unsynced_it_plays_on_its_own_tempo_and_stops_when_synced_again() {
     let mut run = |plugin: &mut Instance, input: &[TimedEvent], placed: &mut Vec<Placed>| {
         let output = plugin.process(512, input, Some(&stopped));
         assert!(output.events.is_sorted_by_key(|e| e.time));
-        for event in &output.events {
-            let (note, on) = match event.event {
-                Event::NoteOn(note) => (note, true),
-                Event::NoteOff(note) => (note, false),
-                _ => continue,
-            };
+        for (time, note, on) in output.notes() {
             placed.push(Placed {
-                sample: sample + u64::from(event.time),
+                sample: sample + u64::from(time),
                 key: note.key,
                 on,
             });

@@ -14,7 +14,7 @@ use cantus::model::{CellKind, ModelCard, NetworkConfig};
 use cantus::music::Encoding;
 use cantus::music::melody::VOCAB_SIZE;
 use common::bundled;
-use common::clap_host::{Event, Instance, TestHost, TransportInfo};
+use common::clap_host::{Instance, TestHost, TransportInfo};
 use std::time::Duration;
 
 const PLUGIN_ID: &str = "org.cantus.cantus";
@@ -50,17 +50,8 @@ fn play(plugin: &mut Instance, seconds: f64, pace: f64) -> Vec<Placed> {
             transport.playing = false;
         }
         let output = plugin.process(BLOCK, &[], Some(&transport));
-        for event in &output.events {
-            let (note, on) = match event.event {
-                Event::NoteOn(note) => (note, true),
-                Event::NoteOff(note) => (note, false),
-                _ => continue,
-            };
-            placed.push((
-                block * u64::from(BLOCK) + u64::from(event.time),
-                note.key,
-                on,
-            ));
+        for (time, note, on) in output.notes() {
+            placed.push((block * u64::from(BLOCK) + u64::from(time), note.key, on));
         }
         transport = transport.advanced(BLOCK, SAMPLE_RATE);
         std::thread::sleep(Duration::from_secs_f64(

@@ -83,7 +83,7 @@ pub fn spawn_harmony(
 ) -> std::io::Result<(HarmonyHandle, JoinHandle<()>)> {
     let (to_worker, inputs) = RingBuffer::new(capacity);
     let (outputs, from_worker) = RingBuffer::new(capacity);
-    let mut worker = HarmonyWorker::new(harmoniser, settings);
+    let mut worker = Worker::new(harmoniser, settings);
     let thread = thread::Builder::new()
         .name("cantus-harmony".into())
         .spawn(move || worker.run(inputs, outputs))?;
@@ -138,12 +138,15 @@ impl HarmonyHandle {
         }
     }
 
+    /// The newest chord received for `step`, if any (after filing what has arrived).
+    fn latest(&mut self, step: u64) -> Option<ChordStep> {
+        self.receive();
+        self.slots[step as usize % SLOTS].filter(|c| c.step == step)
+    }
+
     /// The chord for `step` as it stands now, if the worker has sent one.
     pub fn chord(&mut self, step: u64) -> Option<Chord> {
-        self.receive();
-        self.slots[step as usize % SLOTS]
-            .filter(|c| c.step == step)
-            .map(|c| c.chord)
+        self.latest(step).map(|c| c.chord)
     }
 
     /// Tells the worker `step` is playing, and returns its chord if one is ready (a step not
@@ -160,10 +163,8 @@ impl HarmonyHandle {
     pub fn wait_for(&mut self, step: u64, timeout: Duration) -> Option<Chord> {
         let deadline = Instant::now() + timeout;
         loop {
-            self.receive();
-            if let Some(chord) = self.slots[step as usize % SLOTS]
-                .filter(|c| c.step == step && c.heard == self.notes_sent)
-            {
+            let sent = self.notes_sent;
+            if let Some(chord) = self.latest(step).filter(|c| c.heard == sent) {
                 return Some(chord.chord);
             }
             if Instant::now() >= deadline {
@@ -243,7 +244,7 @@ fn into_soprano_range(pitch: u8) -> u8 {
 }
 
 /// The worker's state: the harmoniser, the soprano, and where the playhead is.
-struct HarmonyWorker {
+struct Worker {
     harmoniser: LiveHarmoniser,
     settings: HarmonySettings,
     soprano: Soprano,
@@ -254,11 +255,11 @@ struct HarmonyWorker {
     next: Option<u64>,
     /// The last step the audio thread played.
     played: Option<u64>,
-    /// Chords drawn and not yet sent (the output queue was full).
-    unsent: Vec<ChordStep>,
+    /// A chord drawn and not yet sent (the output queue was full).
+    unsent: Option<ChordStep>,
 }
 
-impl HarmonyWorker {
+impl Worker {
     fn new(harmoniser: LiveHarmoniser, settings: HarmonySettings) -> Self {
         let mut harmoniser = harmoniser;
         harmoniser.temperature = settings.temperature;
@@ -270,7 +271,7 @@ impl HarmonyWorker {
             heard: 0,
             next: None,
             played: None,
-            unsent: Vec::new(),
+            unsent: None,
         }
     }
 
@@ -281,17 +282,13 @@ impl HarmonyWorker {
                 self.handle(input);
                 busy = true;
             }
-            while let Some(&chord) = self.unsent.first() {
-                if outputs.push(chord).is_err() {
-                    break;
-                }
-                self.unsent.remove(0);
-                busy = true;
+            if self.unsent.is_none() {
+                self.unsent = self.draw_next();
             }
-            if self.unsent.is_empty()
-                && let Some(chord) = self.draw_next()
+            if let Some(chord) = self.unsent
+                && outputs.push(chord).is_ok()
             {
-                self.unsent.push(chord);
+                self.unsent = None;
                 busy = true;
             }
             if !busy {
@@ -311,14 +308,14 @@ impl HarmonyWorker {
                 // `ChordStep::heard`).
                 let from = changed
                     .min(self.played.unwrap_or(u64::MAX))
-                    .max(self.harmoniser_origin());
+                    .max(self.harmoniser.origin());
                 if let Some(next) = self.next.as_mut() {
                     *next = (*next).min(from);
                 }
             }
             HarmonyInput::Transport(event) => {
                 self.epoch = self.epoch.wrapping_add(1);
-                self.unsent.clear();
+                self.unsent = None;
                 self.played = None;
                 self.next = match event {
                     TransportEvent::Started { step } => Some(step),
@@ -354,10 +351,6 @@ impl HarmonyWorker {
         }
     }
 
-    fn harmoniser_origin(&self) -> u64 {
-        self.harmoniser.origin()
-    }
-
     fn restart(&mut self, step: u64) {
         self.harmoniser.restart(
             step,
@@ -373,7 +366,7 @@ impl HarmonyWorker {
         let step = self.next?;
         let horizon = match self.played {
             Some(played) => played + HARMONY_LOOKAHEAD,
-            None => self.harmoniser_origin() + HARMONY_LOOKAHEAD,
+            None => self.harmoniser.origin() + HARMONY_LOOKAHEAD,
         };
         if step > horizon {
             return None;

@@ -9,11 +9,12 @@ use std::thread::JoinHandle;
 
 use candle_core::Device;
 
+use super::fixed::FixedList;
 use super::player::{Events, Feel, Player};
 use crate::engine::harmony::{HarmonyHandle, HarmonySettings, spawn_harmony};
 use crate::harmony::live::{Chord, LiveHarmoniser};
 use crate::harmony::train::harmony_model_from_parts;
-use crate::music::melody::MelodyEvent;
+use crate::music::melody::{MelodyEvent, REST_TOKEN};
 
 const CHORALE_CARD: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -27,39 +28,12 @@ const CHORALE_WEIGHTS: &[u8] = include_bytes!(concat!(
 /// Messages each way between the audio thread and the harmony worker.
 const QUEUE_CAPACITY: usize = 1024;
 
+/// Steps kept per block for the chords; a block holds a few dozen at the most.
+const MAX_DUE_STEPS: usize = 128;
+
 /// The steps that fall in one block, with their sample offsets, for the chords to follow the
-/// melody engine's steps (a fixed array: the audio thread must not allocate). A block holds a few
-/// dozen steps at the most; any beyond the capacity are dropped.
-pub struct DueSteps {
-    list: [(u64, u32); 128],
-    len: usize,
-}
-
-impl Default for DueSteps {
-    fn default() -> Self {
-        Self {
-            list: [(0, 0); 128],
-            len: 0,
-        }
-    }
-}
-
-impl DueSteps {
-    pub fn push(&mut self, step: u64, offset: u32) {
-        if let Some(slot) = self.list.get_mut(self.len) {
-            *slot = (step, offset);
-            self.len += 1;
-        }
-    }
-
-    pub fn as_slice(&self) -> &[(u64, u32)] {
-        &self.list[..self.len]
-    }
-
-    pub fn clear(&mut self) {
-        self.len = 0;
-    }
-}
+/// melody engine's steps.
+pub type DueSteps = FixedList<(u64, u32), MAX_DUE_STEPS>;
 
 /// The three voices under the player's soprano.
 #[derive(Debug, Default)]
@@ -116,13 +90,8 @@ impl HarmonyVoices {
                 _ => before,
             };
             if voice.sounding_key() != target {
-                voice.play(
-                    target.map_or(crate::music::melody::REST_TOKEN, |p| {
-                        MelodyEvent::NoteOn(p).token()
-                    }),
-                    timing,
-                    out,
-                );
+                let token = target.map_or(REST_TOKEN, |p| MelodyEvent::NoteOn(p).token());
+                voice.play(token, timing, out);
             }
         }
     }
@@ -194,11 +163,7 @@ mod tests {
         // the alto moves, the tenor holds, the bass rests.
         voices.play(1, Some([hold, hold, hold]), 100, &mut out);
         let before = out.as_slice().len();
-        voices.correct(
-            [note(65), hold, crate::music::melody::REST_TOKEN],
-            130,
-            &mut out,
-        );
+        voices.correct([note(65), hold, REST_TOKEN], 130, &mut out);
         assert_eq!(sounding(&voices), [Some(65), Some(55), None]);
         let changes: Vec<_> = out.as_slice()[before..]
             .iter()
@@ -209,11 +174,7 @@ mod tests {
             [(130, 1, 64, false), (130, 1, 65, true), (130, 3, 48, false)]
         );
         // The same chord again changes nothing.
-        voices.correct(
-            [note(65), hold, crate::music::melody::REST_TOKEN],
-            140,
-            &mut out,
-        );
+        voices.correct([note(65), hold, REST_TOKEN], 140, &mut out);
         assert_eq!(out.as_slice().len(), before + 3);
         // A correction back to holding restores what sounded before the step.
         voices.correct([hold, hold, hold], 150, &mut out);

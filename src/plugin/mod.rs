@@ -1,9 +1,11 @@
 //! The CLAP/VST3 instrument: plays the embedded `folk` model in time with the host's transport,
 //! forwards the player's notes (MIDI thru) and feeds them to the model, and sounds the generated
 //! line on a built-in voice. In Harmonise mode it adds alto, tenor and bass under the player's
-//! notes instead, from the compiled-in chorale model, on their own channels. Synced to the host's transport (nothing plays before it does), or,
-//! with *Sync to host* off, free-running on its own tempo.
+//! notes instead, from the compiled-in chorale model, on their own channels. Synced to the
+//! host's transport (nothing plays before it does), or, with *Sync to host* off, free-running on
+//! its own tempo.
 
+mod fixed;
 mod harmony;
 mod models;
 mod params;
@@ -197,7 +199,7 @@ impl Plugin for Cantus {
         // when rendering offline).
         self.inbox.fill(context);
         let first_note = self.push_player_notes(timing);
-        let harmonise = self.params.mode.value() == PlayMode::Harmonise;
+        let harmonise = self.params.harmonising();
         self.advance_harmony(harmonise && self.params.enabled.value(), first_note);
         // Four lines, each humanised on its own: merge them into one time order.
         self.generated.sort();
@@ -227,7 +229,7 @@ impl Cantus {
     /// What the harmony worker should do now.
     fn harmony_settings(&self) -> HarmonySettings {
         HarmonySettings {
-            active: self.params.mode.value() == PlayMode::Harmonise && self.params.enabled.value(),
+            active: self.params.harmonising() && self.params.enabled.value(),
             temperature: f64::from(self.params.temperature.value()),
             seed: self.params.seed.load(std::sync::atomic::Ordering::Relaxed),
         }
@@ -253,7 +255,7 @@ impl Cantus {
             self.quarters_per_bar = f64::from(numerator) * 4.0 / f64::from(denominator);
         }
         let params = self.params.engine_params(self.quarters_per_bar);
-        let harmonise = self.params.mode.value() == PlayMode::Harmonise;
+        let harmonise = self.params.harmonising();
         if !enabled
             || !self.clock.is_running()
             || self.sent.is_some_and(|sent| sent.mode != params.mode)
@@ -328,7 +330,7 @@ impl Cantus {
                 self.player
                     .play(token, scheduled.offset, &mut self.generated);
             }
-            self.due_chords.push(scheduled.step, scheduled.offset);
+            self.due_chords.push((scheduled.step, scheduled.offset));
         }
         plan.timing
     }
@@ -361,11 +363,11 @@ impl Cantus {
             }
         }
         for &(step, offset) in self.due_chords.as_slice() {
+            let ready = handle.play_step(step);
             let chord = if self.offline && playing {
-                handle.play_step(step);
                 handle.wait_for(step, OFFLINE_CHORD_WAIT)
             } else {
-                handle.play_step(step)
+                ready
             };
             if playing {
                 self.voices.play(step, chord, offset, &mut self.generated);

@@ -292,6 +292,11 @@ impl CantusParams {
         params
     }
 
+    /// Whether Harmonise mode is on.
+    pub fn harmonising(&self) -> bool {
+        self.mode.value() == PlayMode::Harmonise
+    }
+
     /// The voice's linear gain: 0 at the floor.
     pub fn voice_gain(&self) -> f32 {
         let db = self.level.value();

@@ -4,6 +4,7 @@
 use nice_plug::midi::{Channel, Key, VoiceID};
 use nice_plug::prelude::*;
 
+use super::fixed::FixedList;
 use crate::music::melody::MelodyEvent;
 use crate::rng::Rng;
 
@@ -23,54 +24,42 @@ pub struct Generated {
 }
 
 /// The events generated in the current block, in time order.
+#[derive(Default)]
 pub struct Events {
-    list: [Generated; MAX_EVENTS],
-    len: usize,
-}
-
-impl Default for Events {
-    fn default() -> Self {
-        Self {
-            list: [Generated::default(); MAX_EVENTS],
-            len: 0,
-        }
-    }
+    list: FixedList<Generated, MAX_EVENTS>,
 }
 
 impl Events {
     pub fn clear(&mut self) {
-        self.len = 0;
+        self.list.clear();
     }
 
     fn push(&mut self, event: Generated) {
-        if let Some(slot) = self.list.get_mut(self.len) {
-            *slot = event;
-            self.len += 1;
-        }
+        self.list.push(event);
     }
 
     pub fn as_slice(&self) -> &[Generated] {
-        &self.list[..self.len]
+        self.list.as_slice()
     }
 
     /// Moves the events at or after `len` (humanised past the block's end) into `later`, which
     /// must be empty, re-timed from the next block's start.
     pub fn carry_over(&mut self, len: u32, later: &mut Events) {
         let keep = self.as_slice().partition_point(|e| e.timing < len);
-        for event in &self.list[keep..self.len] {
+        for event in &self.as_slice()[keep..] {
             later.push(Generated {
                 timing: event.timing - len,
                 ..*event
             });
         }
-        self.len = keep;
+        self.list.truncate(keep);
     }
 
     /// Puts the events in time order, keeping the order of events at the same time (a note-off
     /// before the note-on that follows it): an insertion sort, in place, as nothing here may
     /// allocate. Lists are short and nearly sorted.
     pub fn sort(&mut self) {
-        let list = &mut self.list[..self.len];
+        let list = self.list.as_mut_slice();
         for i in 1..list.len() {
             let mut j = i;
             while j > 0 && list[j - 1].timing > list[j].timing {
@@ -93,35 +82,24 @@ impl Events {
 pub const MAX_INPUT_EVENTS: usize = 1024;
 
 /// One block's input events, read once from the host and used twice: pushed to the engines
-/// before the chords are looked up, then forwarded (MIDI thru). A fixed array: no allocation.
+/// before the chords are looked up, then forwarded (MIDI thru).
+#[derive(Default)]
 pub struct Inbox {
-    list: [Option<NoteEvent<()>>; MAX_INPUT_EVENTS],
-    len: usize,
-}
-
-impl Default for Inbox {
-    fn default() -> Self {
-        Self {
-            list: [None; MAX_INPUT_EVENTS],
-            len: 0,
-        }
-    }
+    /// `Option` only because nice-plug's events have no default to fill the array with.
+    list: FixedList<Option<NoteEvent<()>>, MAX_INPUT_EVENTS>,
 }
 
 impl Inbox {
     /// Takes every input event of this block from the host.
     pub fn fill<P: Plugin<SysExMessage = ()>>(&mut self, context: &mut impl ProcessContext<P>) {
-        self.len = 0;
+        self.list.clear();
         while let Some(event) = context.next_event() {
-            if let Some(slot) = self.list.get_mut(self.len) {
-                *slot = Some(event);
-                self.len += 1;
-            }
+            self.list.push(Some(event));
         }
     }
 
     pub fn events(&self) -> impl Iterator<Item = &NoteEvent<()>> {
-        self.list[..self.len].iter().flatten()
+        self.list.as_slice().iter().flatten()
     }
 }
 

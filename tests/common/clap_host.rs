@@ -239,6 +239,18 @@ pub struct ProcessOutput {
     pub events: Vec<TimedEvent>,
 }
 
+impl ProcessOutput {
+    /// The note events among [`ProcessOutput::events`], in order: time, note, and whether it
+    /// is a note-on.
+    pub fn notes(&self) -> impl Iterator<Item = (u32, Note, bool)> + '_ {
+        self.events.iter().filter_map(|event| match event.event {
+            Event::NoteOn(note) => Some((event.time, note, true)),
+            Event::NoteOff(note) => Some((event.time, note, false)),
+            _ => None,
+        })
+    }
+}
+
 /// Buffers reused from block to block by [`Instance::process_timed`].
 pub struct Block {
     frames: u32,
