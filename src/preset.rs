@@ -97,6 +97,13 @@ pub struct Settings {
     /// MIDI channel of the generated notes, 1..=16.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub channel: Option<u32>,
+    /// Harmonise mode: MIDI channels of alto, tenor and bass, 1..=16.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alto_channel: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tenor_channel: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bass_channel: Option<u32>,
     /// The built-in voice's level, −60 (silent) ..= 0 dB.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub level_db: Option<f64>,
@@ -115,6 +122,9 @@ pub enum Mode {
     Answer,
     /// The model plays on its own and does not listen.
     Solo,
+    /// Alto, tenor and bass under what the player plays, from the chorale model.
+    #[serde(alias = "harmonize")]
+    Harmonise,
 }
 
 /// Which pitch classes, counted from the key's tonic, the model may start.
@@ -482,6 +492,9 @@ impl Settings {
         within("velocity", self.velocity, 1, 127)?;
         within("humanise", self.humanise, 0.0, 1.0)?;
         within("channel", self.channel, 1, 16)?;
+        within("alto_channel", self.alto_channel, 1, 16)?;
+        within("tenor_channel", self.tenor_channel, 1, 16)?;
+        within("bass_channel", self.bass_channel, 1, 16)?;
         within("level_db", self.level_db, -60.0, 0.0)?;
         within("seed", self.seed, 0, i64::MAX as u64)?;
         Ok(())

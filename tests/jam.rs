@@ -7,7 +7,9 @@ mod jam_support;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use jam_support::{Cantus, JackServer, Keyboard, Synth, period, stuck_notes, worst_stall};
+use jam_support::{
+    Cantus, JackServer, Keyboard, Synth, period, recorded_pitches, stuck_notes, worst_stall,
+};
 
 /// 120 BPM in sixteenths: a step every 125 ms.
 const STEP: Duration = Duration::from_millis(125);
@@ -157,15 +159,7 @@ fn jam_over_jack_answers_on_the_grid_after_the_phrase_records_and_ends_cleanly()
     );
 
     // The recording: the phrase on one track, the answer on the other.
-    let piece = cantus::formats::midi::read_midi(&std::fs::read(&recording).unwrap()).unwrap();
-    let pitches = |name: &str| -> Vec<u8> {
-        let part = piece
-            .parts
-            .iter()
-            .find(|p| p.name.as_deref() == Some(name))
-            .unwrap();
-        part.notes.iter().map(|n| n.pitch).collect()
-    };
+    let pitches = |name: &str| recorded_pitches(&recording, name);
     assert_eq!(pitches("Player"), [60, 62, 64, 67]);
     // Every note the synth heard is recorded. The recording may hold one more: a note-on sent in
     // the same JACK period as Ctrl-C reaches the file but not always the synth's capture, which

@@ -14,7 +14,7 @@ use cantus::formats::corpus::{self, FileKind, LoadedFile};
 use cantus::formats::midi::{melody_piece, write_midi};
 use cantus::generate::{self, Decoded};
 use cantus::harmony::evaluate::evaluate_harmony;
-use cantus::harmony::gibbs::GibbsOptions;
+use cantus::harmony::gibbs::{GibbsOptions, Scoring};
 use cantus::harmony::harmonize::harmonize;
 use cantus::harmony::io::{chorale_piece, read_harmony_input};
 use cantus::harmony::train::load_harmony_model;
@@ -245,7 +245,8 @@ struct JamArgs {
     /// Model folder [default: the preset's, else the embedded folk model].
     #[arg(long, value_name = "DIR")]
     model: Option<PathBuf>,
-    /// continue: plays on from your phrases; answer: call and response; solo: ignores you
+    /// continue: plays on from your phrases; answer: call and response; solo: ignores you;
+    /// harmonise: alto, tenor and bass under what you play, from the embedded chorale model
     /// [default: continue].
     #[arg(long, value_parser = parse_mode)]
     mode: Option<PresetMode>,
@@ -309,6 +310,15 @@ struct JamArgs {
     /// MIDI channel of Cantus's notes, 1..=16 [default: 1].
     #[arg(long)]
     channel: Option<u32>,
+    /// Harmonise mode: MIDI channel of the alto, 1..=16 [default: 2].
+    #[arg(long)]
+    alto_channel: Option<u32>,
+    /// Harmonise mode: MIDI channel of the tenor, 1..=16 [default: 3].
+    #[arg(long)]
+    tenor_channel: Option<u32>,
+    /// Harmonise mode: MIDI channel of the bass, 1..=16 [default: 4].
+    #[arg(long)]
+    bass_channel: Option<u32>,
     /// Seeds the sampling, so a jam can be replayed [default: the preset's, else from the clock].
     #[arg(long)]
     seed: Option<u64>,
@@ -1035,6 +1045,9 @@ fn jam_command(args: &JamArgs) -> Result<ExitCode> {
         answer_bars: args.answer_bars,
         velocity: args.velocity,
         channel: args.channel,
+        alto_channel: args.alto_channel,
+        tenor_channel: args.tenor_channel,
+        bass_channel: args.bass_channel,
         seed: args.seed,
         ..Settings::default()
     };
@@ -1125,7 +1138,7 @@ fn check_flags(settings: &Settings) -> Result<()> {
 
 fn parse_mode(text: &str) -> Result<PresetMode, String> {
     serde_json::from_value(serde_json::Value::String(text.to_lowercase()))
-        .map_err(|_| format!("{text:?}: expected continue, answer or solo"))
+        .map_err(|_| format!("{text:?}: expected continue, answer, solo or harmonise"))
 }
 
 fn parse_scale(text: &str) -> Result<Scale, String> {
@@ -1175,6 +1188,7 @@ fn harmonize_command(args: &HarmonizeArgs) -> Result<ExitCode> {
         temperature: args.temperature,
         gap: args.gap.map_or(card.model.gap, |g| g as usize),
         seed,
+        scoring: Scoring::default(),
     };
     let started = std::time::Instant::now();
     let result = harmonize(&model, &input, keep, &options, &device)?;
@@ -1220,6 +1234,7 @@ fn harmony_eval_command(args: &EvalArgs, dir: &Path) -> Result<ExitCode> {
         temperature: 1.0,
         gap: card.model.gap,
         seed: args.seed,
+        scoring: Scoring::default(),
     };
     let report = evaluate_harmony(
         &model,

@@ -175,6 +175,21 @@ impl HarmonyHandle {
     }
 }
 
+/// What alto, tenor and bass should sound under `chord`, given what each sounded before its
+/// step (`before`): a note plays, a rest silences, a hold keeps the note from before. Where a
+/// newer chord arrives for the step sounding, the voices that now differ move to these.
+pub fn chord_notes(chord: Chord, before: [Option<u8>; 3]) -> [Option<u8>; 3] {
+    let mut notes = before;
+    for (note, token) in notes.iter_mut().zip(chord) {
+        match MelodyEvent::from_token(token) {
+            Some(MelodyEvent::NoteOn(pitch)) => *note = Some(pitch),
+            Some(MelodyEvent::Rest) => *note = None,
+            _ => {}
+        }
+    }
+    notes
+}
+
 /// The player's line, as the soprano: the latest key still held sounds; tokens are explicit
 /// only where something happened.
 #[derive(Debug, Default)]
@@ -371,11 +386,7 @@ impl Worker {
         if step > horizon {
             return None;
         }
-        let chord = match self.harmoniser.chord(step, self.soprano.token(step)) {
-            Ok(chord) => chord,
-            // A model that fails once fails always: hold everything rather than spin.
-            Err(_) => [HOLD_TOKEN; 3],
-        };
+        let chord = self.harmoniser.chord(step, self.soprano.token(step));
         self.next = Some(step + 1);
         Some(ChordStep {
             step,

@@ -3,9 +3,12 @@
 //! stands, with a temperature that falls from 1.5·T to T over the sweeps (hot early, to get away
 //! from the random start; cooler late, to settle).
 //!
-//! For speed, steps `gap` apart are redrawn together in one batch: they see each other's old
-//! values, which is what makes this *pseudo*-Gibbs. A larger gap is closer to one-at-a-time
-//! sampling and slower.
+//! Steps `gap` apart are redrawn together, as one batch: they see each other's old values,
+//! which is what makes this *pseudo*-Gibbs (and lets candle run them as one batch). A larger gap
+//! is closer to one-at-a-time sampling.
+//!
+//! The logits come from [`FastHarmony`] (the vector kernels, the default) or from candle
+//! ([`Scoring::Candle`], the reference, on any device); they agree up to rounding.
 
 use candle_core::{Device, Result};
 
@@ -13,6 +16,7 @@ use crate::music::melody::{HOLD_TOKEN, MelodyEvent, REST_TOKEN, VOCAB_SIZE};
 use crate::rng::Rng;
 
 use super::data::VoiceSteps;
+use super::fast::{FastHarmony, Scratch};
 use super::model::{HarmonyModel, VOICES, window_tensors};
 use super::voices::VOICE_RANGES;
 
@@ -25,10 +29,21 @@ pub struct GibbsOptions {
     /// Steps redrawn together are this far apart (≥ 1).
     pub gap: usize,
     pub seed: u64,
+    pub scoring: Scoring,
+}
+
+/// What computes the logits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Scoring {
+    /// [`FastHarmony`] on this CPU, one core.
+    #[default]
+    Kernels,
+    /// candle, on the device given to [`harmonise`]: each batch as one set of tensors.
+    Candle,
 }
 
 /// Harmonises `piece`: the voices marked in `keep` stay as they are, the others are sampled.
-/// Every note drawn lies inside its voice's range.
+/// Every note drawn lies inside its voice's range. `device` is candle's ([`Scoring::Candle`]).
 pub fn harmonise(
     model: &HarmonyModel,
     piece: &VoiceSteps,
@@ -44,9 +59,8 @@ pub fn harmonise(
     }
     let gap = options.gap.max(1);
     let masks = VOICE_RANGES.map(|(low, high)| range_mask(low, high));
-    let context = model.shape.context;
-    let window = model.shape.window();
-    let (mut tokens, mut meta, mut logits_row) = (Vec::new(), Vec::new(), Vec::new());
+    let mut scorer = Scorer::new(model, options.scoring, device)?;
+    let mut logits = Vec::new();
     for sweep in 0..options.sweeps {
         let progress = sweep as f64 / (options.sweeps.max(2) - 1) as f64;
         let temperature = options.temperature * (1.5 - 0.5 * progress);
@@ -57,23 +71,81 @@ pub fn harmonise(
             rng.shuffle(&mut groups);
             for r in groups {
                 let positions: Vec<usize> = (r..steps.len()).step_by(gap).collect();
-                tokens.clear();
-                meta.clear();
-                for &t in &positions {
-                    steps.push_window(t, context, &mut tokens, &mut meta);
-                }
-                let (t, m) = window_tensors(&tokens, &meta, positions.len(), window, device)?;
-                let encoded = model.encode(&t, &m, true)?;
-                let logits = model.offline[v].logits(&encoded, None)?.to_vec2::<f32>()?;
-                for (&t, row) in positions.iter().zip(logits) {
-                    logits_row.clear();
-                    logits_row.extend(row);
-                    steps.voices[v][t] = draw(&logits_row, &masks[v], temperature, &mut rng);
+                scorer.batch(v, &steps, &positions, &mut logits)?;
+                for (&t, row) in positions.iter().zip(logits.chunks_exact(VOCAB_SIZE)) {
+                    steps.voices[v][t] = draw(row, &masks[v], temperature, &mut rng);
                 }
             }
         }
     }
     Ok(steps)
+}
+
+/// One way of scoring, with its buffers.
+enum Scorer<'m> {
+    Kernels(Box<FastHarmony>, Box<Scratch>),
+    Candle {
+        model: &'m HarmonyModel,
+        device: Device,
+        tokens: Vec<u32>,
+        meta: Vec<u32>,
+    },
+}
+
+impl<'m> Scorer<'m> {
+    fn new(model: &'m HarmonyModel, scoring: Scoring, device: &Device) -> Result<Self> {
+        Ok(match scoring {
+            Scoring::Kernels => {
+                let fast = FastHarmony::new(model)?;
+                let scratch = fast.scratch();
+                Scorer::Kernels(Box::new(fast), Box::new(scratch))
+            }
+            Scoring::Candle => Scorer::Candle {
+                model,
+                device: device.clone(),
+                tokens: Vec::new(),
+                meta: Vec::new(),
+            },
+        })
+    }
+
+    /// Voice `v`'s logits at each of `positions`, one row of [`VOCAB_SIZE`] each, into `out`,
+    /// all from `steps` as it is now.
+    fn batch(
+        &mut self,
+        v: usize,
+        steps: &VoiceSteps,
+        positions: &[usize],
+        out: &mut Vec<f32>,
+    ) -> Result<()> {
+        out.clear();
+        match self {
+            Scorer::Kernels(fast, scratch) => {
+                fast.project(steps, scratch);
+                for &t in positions {
+                    out.extend_from_slice(fast.logits(v, steps, t, scratch));
+                }
+            }
+            Scorer::Candle {
+                model,
+                device,
+                tokens,
+                meta,
+            } => {
+                tokens.clear();
+                meta.clear();
+                for &t in positions {
+                    steps.push_window(t, model.shape.context, tokens, meta);
+                }
+                let window = model.shape.window();
+                let (t, m) = window_tensors(tokens, meta, positions.len(), window, device)?;
+                let encoded = model.encode(&t, &m, true)?;
+                let logits = model.offline[v].logits(&encoded, None)?;
+                out.extend(logits.flatten_all()?.to_vec1::<f32>()?);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Which tokens voice `v` may take: hold, rest, and the notes inside its range.
@@ -172,6 +244,7 @@ mod tests {
             temperature: 1.0,
             gap: 3,
             seed: 7,
+            scoring: Scoring::Kernels,
         };
         let keep = [true, false, false, false];
         let out = harmonise(&model, &piece, keep, &options, &Device::Cpu).unwrap();
@@ -186,6 +259,13 @@ mod tests {
         // The same seed gives the same harmony.
         let again = harmonise(&model, &piece, keep, &options, &Device::Cpu).unwrap();
         assert_eq!(again, out);
+        // Scored through candle, the logits differ only by rounding: the same draws.
+        let candle = GibbsOptions {
+            scoring: Scoring::Candle,
+            ..options
+        };
+        let through_candle = harmonise(&model, &piece, keep, &candle, &Device::Cpu).unwrap();
+        assert_eq!(through_candle, out);
     }
 
     #[test]

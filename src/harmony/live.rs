@@ -8,25 +8,38 @@
 
 use std::collections::VecDeque;
 
-use candle_core::{Device, Result, Tensor};
+use candle_core::{Device, Result};
 
 use crate::music::melody::HOLD_TOKEN;
 use crate::rng::Rng;
 
+use super::fast::{FastHarmony, Scratch};
 use super::gibbs::{draw, range_mask};
-use super::model::{HarmonyModel, META_PAD, PAD, TICKS, VOICES};
+use super::model::{HarmonyModel, PAD, TICKS, VOICES};
+use super::train::harmony_model_from_parts;
 use super::voices::VOICE_RANGES;
 
 /// Alto, tenor and bass tokens (melody events) at one step.
 pub type Chord = [u32; 3];
+
+/// The chorale model compiled in, so Harmonise mode plays with no files around it.
+const EMBEDDED_CARD: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/models/chorale/model.json"
+));
+const EMBEDDED_WEIGHTS: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/models/chorale/model.safetensors"
+));
 
 /// Steps kept beyond the model's context, so a redo that far back still finds its context.
 const SPARE_STEPS: usize = 64;
 
 /// The causal half of the harmony model, played one step at a time.
 pub struct LiveHarmoniser {
-    model: HarmonyModel,
-    device: Device,
+    /// The model on the vector kernels: a chord costs a fraction of a millisecond.
+    model: FastHarmony,
+    scratch: Scratch,
     /// The steps harmonised so far, soprano first; `history[0]` is step `first`.
     history: VecDeque<[u32; VOICES]>,
     first: u64,
@@ -38,25 +51,29 @@ pub struct LiveHarmoniser {
     /// drawn in between (so offline renders repeat exactly).
     seed: u64,
     pub temperature: f64,
-    /// Reused buffers for the window.
-    tokens: Vec<u32>,
-    meta: Vec<u32>,
 }
 
 impl LiveHarmoniser {
-    pub fn new(model: HarmonyModel, device: Device, seed: u64) -> Self {
-        Self {
+    /// A harmoniser on `model`'s causal heads (its weights are copied out of candle).
+    pub fn new(model: &HarmonyModel, seed: u64) -> Result<Self> {
+        let model = FastHarmony::new(model)?;
+        Ok(Self {
+            scratch: model.scratch(),
             model,
-            device,
             history: VecDeque::new(),
             first: 0,
             origin: 0,
             masks: VOICE_RANGES.map(|(low, high)| range_mask(low, high)),
             seed,
             temperature: 1.0,
-            tokens: Vec::new(),
-            meta: Vec::new(),
-        }
+        })
+    }
+
+    /// A harmoniser on the compiled-in `models/chorale`, on the CPU.
+    pub fn embedded(seed: u64) -> std::result::Result<Self, String> {
+        let (model, _) = harmony_model_from_parts(EMBEDDED_CARD, EMBEDDED_WEIGHTS, &Device::Cpu)
+            .map_err(|e| format!("the embedded chorale model: {e:#}"))?;
+        Self::new(&model, seed).map_err(|e| format!("the embedded chorale model: {e}"))
     }
 
     /// Starts a new take at `origin`, with nothing before it, drawing from `seed`.
@@ -81,7 +98,7 @@ impl LiveHarmoniser {
     /// at or before one already harmonised is a redo: that step and the ones after it are
     /// forgotten first. Steps skipped since the last one (a step nobody asked about) count as
     /// held by every voice.
-    pub fn chord(&mut self, step: u64, soprano: u32) -> Result<Chord> {
+    pub fn chord(&mut self, step: u64, soprano: u32) -> Chord {
         if step < self.first {
             // Older than anything remembered: a fresh take from here.
             self.restart(step, self.seed);
@@ -91,54 +108,39 @@ impl LiveHarmoniser {
         while self.next_step() < step {
             self.history.push_back([HOLD_TOKEN; VOICES]);
         }
-        let chord = self.draw_chord(step, soprano)?;
+        let chord = self.draw_chord(step, soprano);
         self.history
             .push_back([soprano, chord[0], chord[1], chord[2]]);
-        let limit = self.model.shape.context + SPARE_STEPS;
+        let limit = self.model.context() + SPARE_STEPS;
         while self.history.len() > limit {
             self.history.pop_front();
             self.first += 1;
         }
-        Ok(chord)
+        chord
     }
 
-    /// One pass of the past layer over the window before `step`, then alto, tenor and bass in
-    /// turn, each head seeing the voices drawn above it.
-    fn draw_chord(&mut self, step: u64, soprano: u32) -> Result<Chord> {
-        let context = self.model.shape.context;
-        self.tokens.clear();
-        self.meta.clear();
-        for k in 0..2 * context + 1 {
-            let at = (step + k as u64).checked_sub(context as u64);
-            let known = at.filter(|&s| s >= self.origin && s >= self.first && s < step);
-            match (known, k == context) {
-                (Some(s), _) => {
-                    self.tokens.extend(self.history[(s - self.first) as usize]);
-                    self.meta.push((s % u64::from(TICKS)) as u32);
-                }
-                (None, true) => {
-                    self.tokens.extend([soprano, PAD, PAD, PAD]);
-                    self.meta.push((step % u64::from(TICKS)) as u32);
-                }
-                (None, false) => {
-                    self.tokens.extend([PAD; VOICES]);
-                    self.meta.push(META_PAD);
-                }
-            }
-        }
-        let window = 2 * context + 1;
-        let tokens = Tensor::from_slice(&self.tokens, (1, window, VOICES), &self.device)?;
-        let meta = Tensor::from_slice(&self.meta, (1, window), &self.device)?;
-        let encoded = self.model.encode(&tokens, &meta, false)?;
+    /// One pass of the past layer over the `context` steps before `step`, then alto, tenor
+    /// and bass in turn, each head seeing the voices drawn above it.
+    fn draw_chord(&mut self, step: u64, soprano: u32) -> Chord {
+        let context = self.model.context() as u64;
+        let (history, first, origin) = (&self.history, self.first, self.origin);
+        let past = (0..context).map(|k| {
+            (step + k)
+                .checked_sub(context)
+                .filter(|&s| s >= origin && s >= first && s < step)
+                .map(|s| (history[(s - first) as usize], (s % u64::from(TICKS)) as u32))
+        });
+        self.model.encode_past(past, &mut self.scratch);
+        let meta = (step % u64::from(TICKS)) as u32;
         let mut rng = Rng::new(self.seed ^ step.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let mut present = [soprano, PAD, PAD, PAD];
         for voice in 1..VOICES {
-            let view = self.model.at_present(&encoded, &present)?;
-            let logits = self.model.causal(voice).logits(&view, None)?;
-            let row = logits.squeeze(0)?.to_vec1::<f32>()?;
-            present[voice] = draw(&row, &self.masks[voice], self.temperature, &mut rng);
+            let logits = self
+                .model
+                .causal_logits(voice, present, meta, &mut self.scratch);
+            present[voice] = draw(logits, &self.masks[voice], self.temperature, &mut rng);
         }
-        Ok([present[1], present[2], present[3]])
+        [present[1], present[2], present[3]]
     }
 }
 
@@ -153,7 +155,7 @@ mod tests {
     fn shipped(seed: u64) -> LiveHarmoniser {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/chorale");
         let (model, _) = load_harmony_model(&dir, &Device::Cpu).unwrap();
-        let mut live = LiveHarmoniser::new(model, Device::Cpu, seed);
+        let mut live = LiveHarmoniser::new(&model, seed).unwrap();
         live.temperature = 0.8;
         live
     }
@@ -208,7 +210,7 @@ mod tests {
         let mut live = shipped(7);
         let mut voices = vec![Vec::new(); 3];
         for (step, &token) in soprano.iter().enumerate() {
-            let chord = live.chord(step as u64, token).unwrap();
+            let chord = live.chord(step as u64, token);
             for (voice, token) in voices.iter_mut().zip(chord) {
                 voice.push(token);
             }
@@ -254,20 +256,16 @@ mod tests {
         let soprano = soprano_of_a_valid_chorale();
         let mut a = shipped(3);
         let mut b = shipped(3);
-        let first: Vec<Chord> = (0..12)
-            .map(|s| a.chord(s, soprano[s as usize]).unwrap())
-            .collect();
-        let again: Vec<Chord> = (0..12)
-            .map(|s| b.chord(s, soprano[s as usize]).unwrap())
-            .collect();
+        let first: Vec<Chord> = (0..12).map(|s| a.chord(s, soprano[s as usize])).collect();
+        let again: Vec<Chord> = (0..12).map(|s| b.chord(s, soprano[s as usize])).collect();
         assert_eq!(first, again, "the same seed draws the same chords");
         // The soprano turns out to move at step 10: the chord there is drawn again.
         let moved = MelodyEvent::NoteOn(74).token();
-        a.chord(10, moved).unwrap();
+        a.chord(10, moved);
         assert_eq!(a.next_step(), 11);
         assert_eq!(a.history[(9 - a.first) as usize][1..], first[9]);
         assert_eq!(a.history[(10 - a.first) as usize][0], moved);
         // Back to the first soprano: the first chord again.
-        assert_eq!(a.chord(10, soprano[10]).unwrap(), first[10]);
+        assert_eq!(a.chord(10, soprano[10]), first[10]);
     }
 }

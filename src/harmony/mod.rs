@@ -8,12 +8,14 @@
 //! * [`model`]: the network: per voice, past and future context (recurrent, one each way) and the
 //!   other voices at the present step;
 //! * [`train`]: training it;
+//! * [`fast`]: the network on the CPU's vector kernels, for sampling;
 //! * [`gibbs`]: pseudo-Gibbs sampling, one voice-step at a time, with annealed temperature;
 //! * [`live`]: the causal heads, one chord at a time under a soprano being played;
 //! * [`harmonize`] and [`evaluate`]: what `cantus harmonize` and `cantus eval --harmony` do.
 
 pub mod data;
 pub mod evaluate;
+pub mod fast;
 pub mod gibbs;
 pub mod harmonize;
 pub mod io;

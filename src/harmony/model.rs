@@ -73,10 +73,10 @@ pub struct VoiceHead {
     voice: usize,
     causal: bool,
     /// The voices this head sees at the present step.
-    present_voices: Vec<usize>,
-    present: Linear,
-    mix: Linear,
-    head: Linear,
+    pub(super) present_voices: Vec<usize>,
+    pub(super) present: Linear,
+    pub(super) mix: Linear,
+    pub(super) head: Linear,
 }
 
 impl VoiceHead {
@@ -134,10 +134,10 @@ impl VoiceHead {
 /// Weight names: `embed{voice}`, `meta`, `past`, `future`, `offline.{voice}.*`, `causal.{voice}.*`.
 pub struct HarmonyModel {
     pub shape: HarmonyShape,
-    tokens: Vec<Embedding>,
-    meta: Embedding,
-    past: Cell,
-    future: Cell,
+    pub(super) tokens: Vec<Embedding>,
+    pub(super) meta: Embedding,
+    pub(super) past: Cell,
+    pub(super) future: Cell,
     pub offline: Vec<VoiceHead>,
     pub causal: Vec<VoiceHead>,
 }

@@ -9,15 +9,18 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread;
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use rtrb::RingBuffer;
 
+use crate::engine::harmony::{HarmonyHandle, HarmonySettings, spawn_harmony};
 use crate::engine::worker::Engine;
+use crate::harmony::live::LiveHarmoniser;
 use crate::model::Model;
 
 use super::clock::Timekeeper;
+use super::harmony::JamHarmony;
 use super::ports::{Backend, Connections, Inbound, Lost, PortError, Watcher};
 use super::session::Jam;
 use super::settings::JamSettings;
@@ -96,6 +99,14 @@ pub fn run(
     );
 
     let mut jam = Jam::new(engine, options.keeper, options.settings, options.thru);
+    let harmony_thread = match options.settings.harmony {
+        Some(channels) => {
+            let (handle, thread) = start_harmony(&options.settings)?;
+            jam.harmonise(JamHarmony::new(handle, channels, options.settings.velocity));
+            Some(thread)
+        }
+        None => None,
+    };
     if options.record.is_some() {
         jam.record(0);
     }
@@ -146,11 +157,27 @@ pub fn run(
     }
     drop(jam);
     let _ = worker.join();
+    if let Some(thread) = harmony_thread {
+        let _ = thread.join();
+    }
     Ok(Report {
         ended,
         late_steps,
         recording,
     })
+}
+
+/// Starts the harmony worker on the compiled-in chorale model, drawing from the jam's seed.
+fn start_harmony(settings: &JamSettings) -> Result<(HarmonyHandle, JoinHandle<()>), String> {
+    let seed = settings.params.seed;
+    let harmony = HarmonySettings {
+        active: true,
+        temperature: f64::from(settings.params.sampling.temperature),
+        seed,
+    };
+    let harmoniser = LiveHarmoniser::embedded(seed)?;
+    spawn_harmony(harmoniser, harmony, QUEUE_CAPACITY)
+        .map_err(|e| format!("cannot start the harmony thread: {e}"))
 }
 
 /// Starts the watcher thread; what it finds lost appears in the returned slot, and it sets

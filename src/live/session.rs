@@ -13,6 +13,7 @@ use crate::engine::messages::PlayerNote;
 use crate::music::melody::MelodyEvent;
 
 use super::clock::{Due, Timekeeper};
+use super::harmony::JamHarmony;
 use super::ports::MidiSink;
 use super::record::{Recording, Side};
 use super::settings::JamSettings;
@@ -77,6 +78,8 @@ pub struct Jam<E: LiveEngine> {
     forwarded: [[bool; 128]; 16],
     recording: Option<Recording>,
     due: Vec<Due>,
+    /// Harmonise mode: the voices under the player (Cantus's own line is then not played).
+    harmony: Option<JamHarmony>,
 }
 
 impl<E: LiveEngine> Jam<E> {
@@ -91,7 +94,13 @@ impl<E: LiveEngine> Jam<E> {
             forwarded: [[false; 128]; 16],
             recording: None,
             due: Vec::with_capacity(64),
+            harmony: None,
         }
+    }
+
+    /// Harmonise mode: `harmony` plays under the player instead of Cantus's line.
+    pub fn harmonise(&mut self, harmony: JamHarmony) {
+        self.harmony = Some(harmony);
     }
 
     /// Keeps every note played from now on, for [`Jam::recording`].
@@ -147,6 +156,9 @@ impl<E: LiveEngine> Jam<E> {
         };
         // A full queue loses the note for the model only; the player still hears it.
         let _ = self.engine.push_note(player_note);
+        if let Some(harmony) = self.harmony.as_mut() {
+            harmony.note(player_note);
+        }
         if self.thru {
             let held = &mut self.forwarded[usize::from(channel)][usize::from(pitch)];
             *held = matches!(note, NoteMessage::On { .. });
@@ -162,6 +174,9 @@ impl<E: LiveEngine> Jam<E> {
         for due in std::mem::take(&mut self.due) {
             result = result.and(self.play(due, now, out));
         }
+        if let Some(harmony) = self.harmony.as_mut() {
+            result = result.and(harmony.follow(now, out, self.recording.as_mut()));
+        }
         result
     }
 
@@ -169,11 +184,26 @@ impl<E: LiveEngine> Jam<E> {
     fn play(&mut self, due: Due, now: f64, out: &mut dyn MidiSink) -> Result<(), String> {
         match due {
             Due::Transport(event) => {
-                if !matches!(event, TransportEvent::Started { .. }) {
-                    self.release(now, out)?;
-                }
                 let _ = self.engine.push_transport(event);
-                Ok(())
+                if let Some(harmony) = self.harmony.as_mut() {
+                    harmony.transport(event);
+                }
+                if matches!(event, TransportEvent::Started { .. }) {
+                    return Ok(());
+                }
+                let released = self.release(now, out);
+                match self.harmony.as_mut() {
+                    Some(harmony) => {
+                        released.and(harmony.release(now, out, self.recording.as_mut()))
+                    }
+                    None => released,
+                }
+            }
+            Due::Step { step, at } if self.harmony.is_some() => {
+                // The melody engine runs on unheard, so switching modes would be instant.
+                self.engine.play_step(step);
+                let harmony = self.harmony.as_mut().expect("checked by the guard");
+                harmony.play(step, at, out, self.recording.as_mut())
             }
             Due::Step { step, at } => {
                 let token = self.engine.play_step(step);
@@ -222,6 +252,12 @@ impl<E: LiveEngine> Jam<E> {
         let mut result = self.release(at, out);
         let mut channels = [false; 16];
         channels[usize::from(self.settings.channel)] = true;
+        if let Some(harmony) = self.harmony.as_mut() {
+            result = result.and(harmony.release(at, out, self.recording.as_mut()));
+            for channel in harmony.channels() {
+                channels[usize::from(channel)] = true;
+            }
+        }
         for (channel, pitches) in self.forwarded.iter_mut().enumerate() {
             for (pitch, held) in pitches.iter_mut().enumerate() {
                 if std::mem::take(held) {
@@ -313,6 +349,7 @@ mod tests {
             grid: StepGrid::new(4),
             velocity: 90,
             channel: 2,
+            harmony: None,
         };
         let engine = InlineEngine::new(MiddleC, params).unwrap();
         let keeper = Timekeeper::Internal(InternalClock::new(settings.grid, 120.0));

@@ -2,6 +2,7 @@
 //! plugin's defaults for whatever neither names; and the engine parameters they make.
 
 use crate::engine::messages::{Mode as EngineMode, Params};
+use crate::harmony::model::TICKS;
 use crate::music::grid::StepGrid;
 use crate::preset::{Mode, Scale, Settings, Tonic};
 
@@ -14,6 +15,9 @@ pub struct JamSettings {
     pub velocity: u8,
     /// Zero-based MIDI channel of Cantus's notes.
     pub channel: u8,
+    /// Harmonise mode: the zero-based channels of alto, tenor and bass. The melody engine then
+    /// runs unheard (as Solo), as in the plugin.
+    pub harmony: Option<[u8; 3]>,
 }
 
 /// `over`'s values where it has them, `base`'s elsewhere.
@@ -36,6 +40,9 @@ pub fn merge(base: &Settings, over: &Settings) -> Settings {
         velocity: over.velocity.or(base.velocity),
         humanise: over.humanise.or(base.humanise),
         channel: over.channel.or(base.channel),
+        alto_channel: over.alto_channel.or(base.alto_channel),
+        tenor_channel: over.tenor_channel.or(base.tenor_channel),
+        bass_channel: over.bass_channel.or(base.bass_channel),
         level_db: over.level_db.or(base.level_db),
         seed: over.seed.or(base.seed),
     }
@@ -51,7 +58,13 @@ pub fn resolve(
     answer_at_bar: bool,
     seed: u64,
 ) -> JamSettings {
-    let grid = settings.steps_per_quarter.map_or(model_grid, StepGrid::new);
+    let harmonise = settings.mode == Some(Mode::Harmonise);
+    // The chorale model knows beats as four steps.
+    let grid = match settings.steps_per_quarter {
+        _ if harmonise => StepGrid::new(TICKS),
+        Some(steps) => StepGrid::new(steps),
+        None => model_grid,
+    };
     let tonic = settings
         .key
         .unwrap_or(Tonic::new(0).expect("C is a pitch class"));
@@ -69,7 +82,7 @@ pub fn resolve(
         mode: match settings.mode.unwrap_or(Mode::Continue) {
             Mode::Continue => EngineMode::Continue,
             Mode::Answer => EngineMode::Answer,
-            Mode::Solo => EngineMode::Solo,
+            Mode::Solo | Mode::Harmonise => EngineMode::Solo,
         },
         reply_after: settings.answer_gap.unwrap_or(0),
         answer_at_bar,
@@ -83,8 +96,20 @@ pub fn resolve(
         params,
         grid,
         velocity: settings.velocity.unwrap_or(100).clamp(1, 127) as u8,
-        channel: (settings.channel.unwrap_or(1).clamp(1, 16) - 1) as u8,
+        channel: zero_based(settings.channel, 1),
+        harmony: harmonise.then(|| {
+            [
+                zero_based(settings.alto_channel, 2),
+                zero_based(settings.tenor_channel, 3),
+                zero_based(settings.bass_channel, 4),
+            ]
+        }),
     }
+}
+
+/// A 1-based MIDI channel setting (else `default`) as the zero-based channel of a message.
+fn zero_based(channel: Option<u32>, default: u32) -> u8 {
+    (channel.unwrap_or(default).clamp(1, 16) - 1) as u8
 }
 
 #[cfg(test)]
@@ -115,6 +140,7 @@ mod tests {
         assert_eq!((jam.params.lowest, jam.params.highest), (48, 84));
         assert_eq!(jam.channel, 2);
         assert_eq!(jam.velocity, 100);
+        assert_eq!(jam.harmony, None);
         // D dorian is the white keys.
         let white = [0, 2, 4, 5, 7, 9, 11];
         assert!((0..12).all(|pc| jam.params.pitch_classes[pc] == white.contains(&pc)));
@@ -124,5 +150,20 @@ mod tests {
                 .seed,
             99
         );
+    }
+
+    #[test]
+    fn harmonise_mode_silences_the_melody_and_names_the_voices_channels() {
+        let settings = Settings {
+            mode: Some(Mode::Harmonise),
+            tenor_channel: Some(9),
+            steps_per_quarter: Some(6),
+            ..Settings::default()
+        };
+        let jam = resolve(&settings, StepGrid::new(2), true, 1);
+        assert_eq!(jam.params.mode, EngineMode::Solo);
+        // On the chorale model's sixteenths, whatever the grid asked for.
+        assert_eq!(jam.grid, StepGrid::new(4));
+        assert_eq!(jam.harmony, Some([1, 8, 3]));
     }
 }

@@ -7,6 +7,7 @@ pub mod card;
 pub mod cell;
 pub mod fast;
 pub mod folder;
+pub mod kernel;
 pub mod network;
 
 pub use card::{ModelCard, TrainingRecord};

@@ -7,23 +7,11 @@
 
 use std::thread::JoinHandle;
 
-use candle_core::Device;
-
 use super::fixed::FixedList;
 use super::player::{Events, Feel, Player};
-use crate::engine::harmony::{HarmonyHandle, HarmonySettings, spawn_harmony};
+use crate::engine::harmony::{HarmonyHandle, HarmonySettings, chord_notes, spawn_harmony};
 use crate::harmony::live::{Chord, LiveHarmoniser};
-use crate::harmony::train::harmony_model_from_parts;
 use crate::music::melody::{MelodyEvent, REST_TOKEN};
-
-const CHORALE_CARD: &str = include_str!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/models/chorale/model.json"
-));
-const CHORALE_WEIGHTS: &[u8] = include_bytes!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/models/chorale/model.safetensors"
-));
 
 /// Messages each way between the audio thread and the harmony worker.
 const QUEUE_CAPACITY: usize = 1024;
@@ -83,12 +71,8 @@ impl HarmonyVoices {
             return;
         }
         sounding.chord = Some(chord);
-        for ((voice, token), before) in self.voices.iter_mut().zip(chord).zip(sounding.before) {
-            let target = match MelodyEvent::from_token(token) {
-                Some(MelodyEvent::NoteOn(pitch)) => Some(pitch),
-                Some(MelodyEvent::Rest) => None,
-                _ => before,
-            };
+        let targets = chord_notes(chord, sounding.before);
+        for (voice, target) in self.voices.iter_mut().zip(targets) {
             if voice.sounding_key() != target {
                 let token = target.map_or(REST_TOKEN, |p| MelodyEvent::NoteOn(p).token());
                 voice.play(token, timing, out);
@@ -125,9 +109,7 @@ pub struct HarmonyWorker {
 impl HarmonyWorker {
     /// Starts a worker on the compiled-in chorale model, idle until `settings` make it active.
     pub fn start(settings: HarmonySettings) -> Result<Self, String> {
-        let (model, _) = harmony_model_from_parts(CHORALE_CARD, CHORALE_WEIGHTS, &Device::Cpu)
-            .map_err(|e| format!("the embedded chorale model: {e:#}"))?;
-        let harmoniser = LiveHarmoniser::new(model, Device::Cpu, settings.seed);
+        let harmoniser = LiveHarmoniser::embedded(settings.seed)?;
         let (handle, thread) = spawn_harmony(harmoniser, settings, QUEUE_CAPACITY)
             .map_err(|e| format!("could not start the harmony thread: {e}"))?;
         Ok(Self { handle, thread })

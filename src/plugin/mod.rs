@@ -242,7 +242,7 @@ impl Cantus {
         let enabled = self.params.enabled.value();
         self.generated.clear();
         self.generated.take(&mut self.carried);
-        let grid = StepGrid::new(self.params.steps_per_quarter.value() as u32);
+        let grid = StepGrid::new(self.params.steps_per_quarter());
         if grid != self.clock.grid() {
             // Step numbers change meaning: a new take on the new grid.
             self.clock = Clock::new(grid);

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use nice_plug::prelude::*;
 
 use crate::engine::messages::{MAX_LOOKAHEAD, Mode as EngineMode, Params as EngineParams};
+use crate::harmony::model::TICKS;
 use crate::music::melody::{MAX_PITCH, MIN_PITCH};
 use crate::preset;
 
@@ -40,7 +41,8 @@ pub enum PlayMode {
     Answer,
     /// Plays on its own, deaf to the player.
     Solo,
-    /// Adds alto, tenor and bass under what the player plays, Bach-chorale style.
+    /// Adds alto, tenor and bass under what the player plays, Bach-chorale style, on a
+    /// sixteenth grid whatever *Steps per quarter* says.
     Harmonise,
 }
 
@@ -283,13 +285,23 @@ impl CantusParams {
             seed: self.seed.load(std::sync::atomic::Ordering::Relaxed),
             ..EngineParams::default()
         };
-        let steps_per_bar = (quarters_per_bar * f64::from(self.steps_per_quarter.value())).round();
+        let steps_per_bar = (quarters_per_bar * f64::from(self.steps_per_quarter())).round();
         params.steps_per_bar = steps_per_bar.clamp(1.0, 1024.0) as u32;
         params.answer_length = params.steps_per_bar * self.answer_bars.value() as u32;
         params.sampling.temperature = self.temperature.value();
         params.sampling.top_k = self.top_k.value() as usize;
         params.sampling.density = self.density.value();
         params
+    }
+
+    /// The grid played on: the *Steps per quarter* knob, but sixteenths in Harmonise mode,
+    /// whose chorale model knows beats as four steps.
+    pub fn steps_per_quarter(&self) -> u32 {
+        if self.harmonising() {
+            TICKS
+        } else {
+            self.steps_per_quarter.value() as u32
+        }
     }
 
     /// Whether Harmonise mode is on.

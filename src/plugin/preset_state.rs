@@ -67,6 +67,9 @@ fn write_settings(settings: &Settings, params: &mut BTreeMap<String, ParamValue>
         ("answer_bars", int(settings.answer_bars)),
         ("velocity", int(settings.velocity)),
         ("channel", int(settings.channel)),
+        ("alto_channel", int(settings.alto_channel)),
+        ("tenor_channel", int(settings.tenor_channel)),
+        ("bass_channel", int(settings.bass_channel)),
         (
             "mode",
             index(settings.mode.map(|m| play_mode(m).to_index())),
@@ -96,6 +99,7 @@ fn play_mode(mode: preset::Mode) -> PlayMode {
         preset::Mode::Continue => PlayMode::Continue,
         preset::Mode::Answer => PlayMode::Answer,
         preset::Mode::Solo => PlayMode::Solo,
+        preset::Mode::Harmonise => PlayMode::Harmonise,
     }
 }
 
@@ -151,6 +155,28 @@ mod tests {
             json(state.params.get("key")),
             json(Some(ParamValue::I32(0)))
         );
+    }
+
+    #[test]
+    fn the_harmony_preset_selects_harmonise_mode_and_the_voices_channels() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/presets/chorale-harmony.toml");
+        let mut state = state_naming(path);
+        apply_named_preset(&mut state);
+        assert_eq!(
+            json(state.params.get("mode")),
+            json(Some(ParamValue::I32(PlayMode::Harmonise.to_index() as i32)))
+        );
+        for (id, channel) in [
+            ("alto_channel", 2),
+            ("tenor_channel", 3),
+            ("bass_channel", 4),
+        ] {
+            assert_eq!(
+                json(state.params.get(id)),
+                json(Some(ParamValue::I32(channel))),
+                "{id}"
+            );
+        }
     }
 
     #[test]

@@ -357,3 +357,14 @@ impl Drop for JackTransport {
         unsafe { jack_sys::jack_client_close(self.0) };
     }
 }
+
+/// The pitches of the track called `name` (Player or Cantus) in a `--record` file.
+pub fn recorded_pitches(path: &std::path::Path, name: &str) -> Vec<u8> {
+    let piece = cantus::formats::midi::read_midi(&std::fs::read(path).unwrap()).unwrap();
+    let part = piece
+        .parts
+        .iter()
+        .find(|p| p.name.as_deref() == Some(name))
+        .unwrap_or_else(|| panic!("no {name} track"));
+    part.notes.iter().map(|n| n.pitch).collect()
+}
