@@ -171,6 +171,9 @@ struct EvalArgs {
     /// With --harmony --generate: pseudo-Gibbs sweeps per chorale.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     sweeps: u32,
+    /// With --harmony --generate: the final sampling temperature, as `cantus harmonize`'s.
+    #[arg(long, default_value_t = 1.0, value_parser = parse_positive)]
+    temperature: f64,
     /// Read only files with these extensions (repeat it, or give a comma list: abc,mid).
     #[arg(long = "ext", value_delimiter = ',')]
     extensions: Vec<String>,
@@ -1231,7 +1234,7 @@ fn harmony_eval_command(args: &EvalArgs, dir: &Path) -> Result<ExitCode> {
     let (model, card) = load_harmony_model(&model_path, &device)?;
     let options = GibbsOptions {
         sweeps: args.sweeps as usize,
-        temperature: 1.0,
+        temperature: args.temperature,
         gap: card.model.gap,
         seed: args.seed,
         scoring: Scoring::default(),
