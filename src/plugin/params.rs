@@ -323,6 +323,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_editor_size_is_saved_with_the_state() {
+        let params = CantusParams::default();
+        *params.editor_size.lock().unwrap() = (1000, 700);
+        let fields = params.serialize_fields();
+        assert!(fields.contains_key("editor-size"), "{fields:?}");
+        let restored = CantusParams::default();
+        assert_eq!(
+            *restored.editor_size.lock().unwrap(),
+            crate::plugin::EDITOR_SIZE
+        );
+        restored.deserialize_fields(&fields);
+        assert_eq!(*restored.editor_size.lock().unwrap(), (1000, 700));
+    }
+
+    #[test]
     fn key_and_scale_give_the_pitch_classes() {
         let params = CantusParams::default();
         assert_eq!(params.engine_params(4.0).pitch_classes, [true; 12]);
