@@ -19,6 +19,11 @@ pub trait LiveEngine {
     fn play_step(&mut self, step: u64) -> u32;
     /// Steps played before they were ready (always 0 inline).
     fn late_steps(&self) -> u64;
+    /// The token the engine has ready for a step not yet played, for the editor's lookahead;
+    /// never generates (so always `None` inline, which generates each step as it plays).
+    fn ready_token(&mut self, step: u64) -> Option<u32>;
+    /// How long one model step takes, smoothed, in nanoseconds; 0 where not measured (inline).
+    fn step_nanos(&self) -> u32;
 }
 
 impl LiveEngine for EngineHandle {
@@ -40,6 +45,14 @@ impl LiveEngine for EngineHandle {
 
     fn late_steps(&self) -> u64 {
         EngineHandle::late_steps(self)
+    }
+
+    fn ready_token(&mut self, step: u64) -> Option<u32> {
+        EngineHandle::token_at(self, step)
+    }
+
+    fn step_nanos(&self) -> u32 {
+        EngineHandle::step_nanos(self)
     }
 }
 
@@ -83,6 +96,14 @@ impl<M: StepModel> LiveEngine for InlineEngine<M> {
     }
 
     fn late_steps(&self) -> u64 {
+        0
+    }
+
+    fn ready_token(&mut self, _step: u64) -> Option<u32> {
+        None
+    }
+
+    fn step_nanos(&self) -> u32 {
         0
     }
 }

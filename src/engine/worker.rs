@@ -20,8 +20,10 @@ use crate::model::fast::FastNetwork;
 use crate::music::Encoding;
 use crate::music::melody::{HOLD_TOKEN, VOCAB_SIZE};
 use rtrb::{Consumer, Producer, RingBuffer};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How long the worker sleeps when it has nothing to do.
 pub const POLL: Duration = Duration::from_micros(500);
@@ -77,10 +79,12 @@ impl Engine {
         }
         let (inputs, worker_inputs) = RingBuffer::new(capacity.max(1));
         let (worker_outputs, outputs) = RingBuffer::new(capacity.max(1));
+        let step_nanos = Arc::new(AtomicU32::new(0));
         let worker = Worker {
             composer: Composer::new(model, params),
             inputs: worker_inputs,
             outputs: worker_outputs,
+            step_nanos: step_nanos.clone(),
         };
         let thread = thread::Builder::new()
             .name("cantus-engine".into())
@@ -91,6 +95,7 @@ impl Engine {
             outputs,
             received: Received::default(),
             late: 0,
+            step_nanos,
         };
         Ok((handle, WorkerJoin(thread)))
     }
@@ -103,6 +108,8 @@ pub struct EngineHandle {
     outputs: Consumer<GeneratedStep>,
     received: Received,
     late: u64,
+    /// The worker's time per model step, for the editor (see [`EngineHandle::step_nanos`]).
+    step_nanos: Arc<AtomicU32>,
 }
 
 impl EngineHandle {
@@ -168,6 +175,12 @@ impl EngineHandle {
         self.late
     }
 
+    /// How long the worker takes per model step, smoothed, in nanoseconds (0 before the first).
+    /// A plain atomic load: the value stands alone, so `Relaxed` is enough.
+    pub fn step_nanos(&self) -> u32 {
+        self.step_nanos.load(Ordering::Relaxed)
+    }
+
     fn push(&mut self, input: Input) -> Result<(), QueueFull> {
         self.inputs.push(input).map_err(|_| QueueFull)
     }
@@ -192,10 +205,12 @@ struct Worker<M: StepModel> {
     composer: Composer<M>,
     inputs: Consumer<Input>,
     outputs: Producer<GeneratedStep>,
+    step_nanos: Arc<AtomicU32>,
 }
 
 impl<M: StepModel> Worker<M> {
     fn run(mut self) {
+        let mut smoothed = 0.0f64;
         while !self.inputs.is_abandoned() {
             let mut busy = false;
             while let Ok(input) = self.inputs.pop() {
@@ -210,7 +225,13 @@ impl<M: StepModel> Worker<M> {
             busy |= self.composer.send(|step| outputs.push(step).is_ok());
             // One step at a time, so that inputs are looked at between steps.
             if self.composer.wants_steps() {
+                let started = Instant::now();
                 self.composer.generate_next();
+                // An exponential average over the last ~16 steps.
+                let nanos = started.elapsed().as_nanos() as f64;
+                smoothed += (nanos - smoothed) / if smoothed == 0.0 { 1.0 } else { 16.0 };
+                self.step_nanos
+                    .store(smoothed.min(f64::from(u32::MAX)) as u32, Ordering::Relaxed);
                 busy = true;
             }
             if !busy {

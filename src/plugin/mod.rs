@@ -5,6 +5,8 @@
 //! host's transport (nothing plays before it does), or, with *Sync to host* off, free-running on
 //! its own tempo.
 
+mod display;
+mod editor;
 mod fixed;
 mod harmony;
 mod models;
@@ -20,8 +22,11 @@ use nice_plug::prelude::*;
 
 use crate::engine::clock::{BlockTiming, Clock, TransportEvent, step_at_sample};
 use crate::engine::harmony::HarmonySettings;
-use crate::engine::messages::{Params as EngineParams, PlayerNote};
+use crate::engine::messages::{MAX_LOOKAHEAD, Params as EngineParams, PlayerNote};
 use crate::music::grid::StepGrid;
+use crate::music::melody::{HOLD_TOKEN, REST_TOKEN};
+pub use display::{Display, Publisher, ShownNote, Snapshot, Source};
+pub use editor::{EDITOR_SIZE, without_editor};
 use harmony::{DueSteps, HarmonyVoices, HarmonyWorker};
 use models::{Loader, Requests, Running};
 pub use models::{embedded_model, load_model};
@@ -65,6 +70,9 @@ pub struct Cantus {
     due_chords: DueSteps,
     /// The host renders offline: waiting for the harmony worker is allowed.
     offline: bool,
+    /// What the editor shows, and the audio thread's pen for it.
+    display: Arc<Display>,
+    publisher: Publisher,
 }
 
 impl Default for Cantus {
@@ -87,6 +95,8 @@ impl Default for Cantus {
             inbox: Inbox::default(),
             due_chords: DueSteps::default(),
             offline: false,
+            display: Arc::default(),
+            publisher: Publisher::default(),
         }
     }
 }
@@ -105,12 +115,16 @@ impl Plugin for Cantus {
     const MIDI_INPUT: MidiConfig = MidiConfig::Basic;
     const MIDI_OUTPUT: MidiConfig = MidiConfig::Basic;
     const SAMPLE_ACCURATE_AUTOMATION: bool = false;
-    type Editor = ();
+    type Editor = editor::CantusEditor;
     type SysExMessage = ();
     type BackgroundTask = ();
 
     fn params(&self) -> Arc<dyn Params> {
         self.params.clone()
+    }
+
+    fn editor(&mut self, _: AsyncExecutor<Self>) -> Option<Self::Editor> {
+        editor::CantusEditor::new(self.params.clone(), self.display.clone())
     }
 
     /// A state naming a preset file gets the preset's settings (once; see `preset_state`).
@@ -131,6 +145,8 @@ impl Plugin for Cantus {
         let requests = Requests {
             path: self.params.model_path.clone(),
             status: self.params.model_status.clone(),
+            card: self.params.model_card.clone(),
+            failure: self.params.model_failure.clone(),
         };
         let params = self.params.engine_params(self.quarters_per_bar);
         match models::start_requested(&requests, params, config.process_mode) {
@@ -318,6 +334,14 @@ impl Cantus {
                 self.player.release(0, &mut self.generated);
                 self.voices.release(0, &mut self.generated);
             }
+            // A stop leaves the take on screen; anything else starts a new one.
+            match event {
+                TransportEvent::Stopped => {
+                    let at = self.clock.next_step();
+                    self.publisher.silence_lines(&self.display, at);
+                }
+                _ => self.publisher.new_take(&self.display),
+            }
             let _ = engine.push_transport(event);
             if let Some(harmony) = harmony.as_mut() {
                 let _ = harmony.push_transport(event);
@@ -330,9 +354,37 @@ impl Cantus {
                 self.player
                     .play(token, scheduled.offset, &mut self.generated);
             }
+            let shown = if enabled { token } else { REST_TOKEN };
+            self.publisher
+                .line_step(&self.display, 0, scheduled.step, shown);
             self.due_chords.push((scheduled.step, scheduled.offset));
         }
+        self.publish_lookahead(params.lookahead.min(MAX_LOOKAHEAD), enabled);
+        if let Some(timing) = plan.timing.as_ref() {
+            let end = step_at_sample(timing, len, self.clock.grid());
+            let steps = end.step as f64 + end.fraction;
+            self.publisher.playhead(&self.display, steps);
+        }
         plan.timing
+    }
+
+    /// Shows the editor the steps the engine has ready past the playhead, and its health.
+    fn publish_lookahead(&mut self, lookahead: u32, enabled: bool) {
+        let Some(running) = self.running.as_mut() else {
+            return;
+        };
+        let engine = running.engine();
+        let next = self.clock.next_step();
+        let mut ready = 0;
+        for step in next..next + u64::from(lookahead) {
+            let token = engine.ready_token(step);
+            ready += u32::from(token.is_some());
+            self.publisher.upcoming(&self.display, step, token);
+        }
+        let shown = if enabled { lookahead } else { 0 };
+        let (nanos, late) = (engine.step_nanos(), engine.late_steps());
+        self.publisher
+            .engine(&self.display, shown, ready, nanos, late);
     }
 
     /// Harmonise mode's part of the block: a newer chord for the step sounding since the last
@@ -372,6 +424,15 @@ impl Cantus {
             if playing {
                 self.voices.play(step, chord, offset, &mut self.generated);
             }
+            // A chord not ready yet holds the voices, as it does in `play`.
+            let shown = match (playing, chord) {
+                (true, chord) => chord.unwrap_or([HOLD_TOKEN; 3]),
+                (false, _) => [REST_TOKEN; 3],
+            };
+            for (voice, token) in shown.into_iter().enumerate() {
+                self.publisher
+                    .line_step(&self.display, voice + 1, step, token);
+            }
         }
         self.due_chords.clear();
     }
@@ -406,6 +467,12 @@ impl Cantus {
                 _ => continue,
             };
             first = first.or(Some(event.timing()));
+            match note {
+                PlayerNote::On { step, pitch } => self.publisher.key_on(&self.display, step, pitch),
+                PlayerNote::Off { step, pitch } => {
+                    self.publisher.key_off(&self.display, step, pitch)
+                }
+            }
             let _ = running.engine().push_note(note);
             if let Some(harmony) = self.harmony.as_mut() {
                 let _ = harmony.handle.push_note(note);

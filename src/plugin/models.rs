@@ -112,11 +112,14 @@ impl Running {
 }
 
 /// The loader's state shared with the plugin: the requested path is the plugin's persisted
-/// `model_path`; the status is what it last did.
+/// `model_path`; the status is what it last did; the card describes the model playing; the
+/// failure says why the last failed load failed. The editor reads the last three.
 #[derive(Clone)]
 pub struct Requests {
     pub path: Arc<Mutex<String>>,
     pub status: Arc<Mutex<String>>,
+    pub card: Arc<Mutex<String>>,
+    pub failure: Arc<Mutex<String>>,
 }
 
 impl Requests {
@@ -125,9 +128,26 @@ impl Requests {
     }
 
     fn report(&self, status: String) {
-        if let Ok(mut s) = self.status.lock() {
-            *s = status;
-        }
+        set(&self.status, status);
+    }
+
+    /// A load failed: says why, in the status and as the last failure.
+    fn report_failure(&self, status: String) {
+        set(&self.failure, status.clone());
+        self.report(status);
+    }
+
+    /// `model` plays now.
+    fn report_card(&self, model: &Model) {
+        let card = &model.card;
+        let description = card.description.lines().next().unwrap_or_default();
+        set(&self.card, format!("{}: {description}", card.name));
+    }
+}
+
+fn set(text: &Mutex<String>, value: String) {
+    if let Ok(mut text) = text.lock() {
+        *text = value;
     }
 }
 
@@ -140,7 +160,12 @@ pub fn start_requested(
     mode: ProcessMode,
 ) -> Result<Running, String> {
     let path = requests.requested();
-    match load_model(&path).and_then(|model| Running::start(&model, params, mode)) {
+    let start = |model: Model| {
+        let running = Running::start(&model, params, mode)?;
+        requests.report_card(&model);
+        Ok(running)
+    };
+    match load_model(&path).and_then(start) {
         Ok(running) => {
             nice_log!("Cantus: {} ({mode:?})", describe(&path));
             requests.report(describe(&path));
@@ -148,9 +173,8 @@ pub fn start_requested(
         }
         Err(error) if !path.trim().is_empty() => {
             nice_error!("cannot load {path}: {error}; playing the embedded model");
-            requests.report(format!("{path}: {error} (playing the embedded model)"));
-            let model = embedded_model()?;
-            Running::start(&model, params, mode)
+            requests.report_failure(format!("{path}: {error} (playing the embedded model)"));
+            start(embedded_model()?)
         }
         Err(error) => Err(error),
     }
@@ -195,16 +219,21 @@ impl Loader {
                     let path = requests.requested();
                     if path != loaded && !fresh_in.is_full() {
                         loaded = path.clone();
-                        match load_model(&path).and_then(|m| Running::start(&m, params(), mode)) {
-                            Ok(running) => {
+                        let loaded = load_model(&path).and_then(|model| {
+                            Running::start(&model, params(), mode).map(|r| (r, model))
+                        });
+                        match loaded {
+                            Ok((running, model)) => {
                                 nice_log!("Cantus: {}", describe(&path));
                                 requests.report(describe(&path));
+                                requests.report_card(&model);
                                 let _ = fresh_in.push(Box::new(running));
                             }
                             Err(error) => {
                                 nice_error!("cannot load {path}: {error}; the old model plays on");
-                                requests
-                                    .report(format!("{path}: {error} (the old model plays on)"));
+                                requests.report_failure(format!(
+                                    "{path}: {error} (the old model plays on)"
+                                ));
                             }
                         }
                     }

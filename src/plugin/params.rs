@@ -164,6 +164,13 @@ pub struct CantusParams {
     /// What the loader last did: the model playing, or why a load failed. For the log and the
     /// editor; not saved.
     pub model_status: Arc<Mutex<String>>,
+    /// The playing model's card in one line, name and description, and why the last load that
+    /// failed did; for the editor, not saved. The loader writes them, never the audio thread.
+    pub model_card: Arc<Mutex<String>>,
+    pub model_failure: Arc<Mutex<String>>,
+    /// The editor window's logical size, width and height, as the musician left it.
+    #[persist = "editor-size"]
+    pub editor_size: Arc<Mutex<(u32, u32)>>,
 }
 
 /// The environment variable that names the model (folder or preset) new instances play.
@@ -229,6 +236,9 @@ impl Default for CantusParams {
             preset_applied: Arc::new(Mutex::new(String::new())),
             seed: AtomicU64::new(random_seed()),
             model_status: Arc::new(Mutex::new(String::new())),
+            model_card: Arc::new(Mutex::new(String::new())),
+            model_failure: Arc::new(Mutex::new(String::new())),
+            editor_size: Arc::new(Mutex::new(crate::plugin::EDITOR_SIZE)),
             level: FloatParam::new(
                 "Voice level",
                 -12.0,
@@ -323,6 +333,21 @@ impl CantusParams {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_editor_size_is_saved_with_the_state() {
+        let params = CantusParams::default();
+        *params.editor_size.lock().unwrap() = (1000, 700);
+        let fields = params.serialize_fields();
+        assert!(fields.contains_key("editor-size"), "{fields:?}");
+        let restored = CantusParams::default();
+        assert_eq!(
+            *restored.editor_size.lock().unwrap(),
+            crate::plugin::EDITOR_SIZE
+        );
+        restored.deserialize_fields(&fields);
+        assert_eq!(*restored.editor_size.lock().unwrap(), (1000, 700));
+    }
 
     #[test]
     fn key_and_scale_give_the_pitch_classes() {

@@ -42,6 +42,15 @@ pub fn apply_named_preset(state: &mut PluginState) {
     }
 }
 
+/// A preset's parameter values by parameter id, and its seed, for the editor (which sets them
+/// through the host, as a musician's gestures).
+pub fn preset_values(path: &Path) -> Result<(BTreeMap<String, ParamValue>, Option<u64>), String> {
+    let preset = Preset::load(path).map_err(|e| e.to_string())?;
+    let mut values = BTreeMap::new();
+    write_settings(&preset.settings, &mut values);
+    Ok((values, preset.settings.seed))
+}
+
 /// A persistent field holding a JSON string.
 fn text_field(fields: &BTreeMap<String, String>, name: &str) -> Option<String> {
     serde_json::from_str(fields.get(name)?).ok()

@@ -198,10 +198,28 @@ impl Cantus {
         Cantus::spawn(env!("CARGO_BIN_EXE_cantus"), server, &args)
     }
 
-    /// Any program of ours on `server`, its output collected the same way.
+    /// Any program of ours on `server`, its output collected the same way; headless (no
+    /// display, so `cantus-standalone` opens no window and stops on Ctrl-C).
     pub fn spawn(program: &str, server: &JackServer, args: &[&str]) -> Cantus {
-        let mut child = Command::new(program)
+        Cantus::spawn_on_display(program, server, args, None)
+    }
+
+    /// As [`Cantus::spawn`], with the X display `display` (`cantus-standalone` opens its
+    /// editor there), or none.
+    pub fn spawn_on_display(
+        program: &str,
+        server: &JackServer,
+        args: &[&str],
+        display: Option<&str>,
+    ) -> Cantus {
+        let mut command = Command::new(program);
+        match display {
+            Some(display) => command.env("DISPLAY", display),
+            None => command.env_remove("DISPLAY"),
+        };
+        let mut child = command
             .args(args)
+            .env_remove("WAYLAND_DISPLAY")
             .env("JACK_DEFAULT_SERVER", &server.name)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
