@@ -521,6 +521,10 @@ impl Cantus {
         let end = left.len();
         self.synth
             .render(&mut left[from..end], &mut right[from..end], gain);
+        if gain > 0.0 {
+            voice::saturate(left);
+            voice::saturate(right);
+        }
     }
 }
 
