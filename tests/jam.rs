@@ -174,8 +174,11 @@ fn jam_over_jack_answers_on_the_grid_after_the_phrase_records_and_ends_cleanly()
     );
 
     // Following a MIDI clock: nothing before Start, steps on every sixth pulse, silence after
-    // Stop. Pulses reach Cantus a JACK period late at most, and its notes reach the synth up to
-    // another period later, so here the grid allows two periods.
+    // Stop. A pulse is stamped when the test queues it, and leaves at the keyboard's next JACK
+    // period; Cantus's note waits for its output's next period; and the synth's process thread,
+    // which stamps it, runs when the scheduler lets it within its own period (no real-time
+    // priority here). So here the grid allows three periods (a CI run saw 2.5 on two loaded
+    // cores).
     let mut cantus = Cantus::jam(
         &server,
         &[
@@ -227,8 +230,9 @@ fn jam_over_jack_answers_on_the_grid_after_the_phrase_records_and_ends_cleanly()
             .map(|m| (m.bytes.clone(), m.at.checked_duration_since(stopped)))
             .collect::<Vec<_>>()
     );
-    // Each event comes after the pulse that starts its step (every sixth), within two periods.
-    let tolerance = 2 * period() + SCHEDULING.max(stall);
+    // Each event comes after the pulse that starts its step (every sixth), within three periods:
+    // under a third of a step at 120 BPM.
+    let tolerance = 3 * period() + SCHEDULING.max(stall);
     let mut worst = Duration::ZERO;
     // Stop came a step after the last step's pulse: what arrives after it is the release.
     let (steps, release): (Vec<_>, Vec<_>) = followed.iter().partition(|m| m.at < stopped);
