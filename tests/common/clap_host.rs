@@ -6,9 +6,12 @@
 //! it keeps tests deterministic. Harness calls panic with context when the plugin misbehaves,
 //! except [`Instance::load_state`], whose failure is something tests assert on.
 //!
-//! `clack-host` has no extensions of its own (they live in `clack-extensions`), so the two this
-//! harness needs, `clap.state` and `clap.params`, are declared here from the CLAP headers.
+//! `clack-host` has no extensions of its own; `clap.gui` comes from `clack-extensions`, and
+//! `clap.state`, `clap.params` and `clap.render` are declared here from the CLAP headers.
 
+use clack_extensions::gui::{
+    GuiApiType, GuiConfiguration, GuiSize, HostGui, HostGuiImpl, PluginGui, Window,
+};
 use clack_host::events::event_types::{
     NoteOffEvent, NoteOnEvent, ParamValueEvent, TransportEvent, TransportFlags,
 };
@@ -697,14 +700,18 @@ pub struct ParamInfo {
 /// `CLAP_PARAM_IS_STEPPED` from `clap/ext/params.h`.
 pub const PARAM_IS_STEPPED: u32 = 1 << 0;
 
-/// The host's callback handlers: no host extensions, and requests are recorded so the harness
-/// can serve them.
+/// The host's callback handlers: `clap.host.gui` (as every DAW with plugin windows offers), and
+/// requests are recorded so the harness can serve them.
 pub struct Handlers;
 
 impl HostHandlers for Handlers {
     type Shared<'a> = SharedHandlers;
     type MainThread<'a> = ();
     type AudioProcessor<'a> = ();
+
+    fn declare_extensions(builder: &mut HostExtensions<Self>, _shared: &Self::Shared<'_>) {
+        builder.register::<HostGui>();
+    }
 }
 
 #[derive(Default)]
@@ -719,6 +726,69 @@ impl SharedHandler<'_> for SharedHandlers {
     fn request_process(&self) {}
     fn request_callback(&self) {
         self.callback_requested.store(true, Ordering::SeqCst);
+    }
+}
+
+/// The test host's window has a fixed size and is always shown.
+impl HostGuiImpl for SharedHandlers {
+    fn resize_hints_changed(&self) {}
+    fn request_resize(&self, _: GuiSize) -> Result<(), HostError> {
+        Err(HostError::Message(
+            "the test host's window has a fixed size",
+        ))
+    }
+    fn request_show(&self) -> Result<(), HostError> {
+        Ok(())
+    }
+    fn request_hide(&self) -> Result<(), HostError> {
+        Ok(())
+    }
+    fn closed(&self, _was_destroyed: bool) {}
+}
+
+/// The plugin's window, as a DAW opens and closes it (`clap.gui`, embedded in a host window).
+impl Instance {
+    const EMBEDDED_X11: GuiConfiguration<'static> = GuiConfiguration {
+        api_type: GuiApiType::X11,
+        is_floating: false,
+    };
+
+    fn gui(&self) -> PluginGui {
+        self.plugin
+            .plugin_shared_handle()
+            .get_extension()
+            .expect("the plugin has no clap.gui extension")
+    }
+
+    /// Creates the editor inside the X11 window `parent` and shows it; returns its size.
+    /// `parent` must outlive the editor ([`Instance::close_editor`]).
+    pub fn open_editor_x11(&mut self, parent: u32) -> GuiSize {
+        let gui = self.gui();
+        let plugin = self.plugin.plugin_handle();
+        assert!(
+            gui.is_api_supported(&plugin, Self::EMBEDDED_X11),
+            "the plugin cannot embed its window in an X11 one"
+        );
+        gui.create(&plugin, Self::EMBEDDED_X11)
+            .unwrap_or_else(|e| panic!("gui.create failed: {e}"));
+        let size = gui.get_size(&plugin).expect("the editor's size");
+        // SAFETY: the caller keeps `parent` alive until `close_editor`.
+        unsafe { gui.set_parent(&plugin, Window::from_x11_handle(parent.into())) }
+            .unwrap_or_else(|e| panic!("gui.set_parent failed: {e}"));
+        gui.show(&plugin)
+            .unwrap_or_else(|e| panic!("gui.show failed: {e}"));
+        self.serve_callbacks();
+        size
+    }
+
+    /// Hides and destroys the editor, as a DAW does when its window is closed.
+    pub fn close_editor(&mut self) {
+        let gui = self.gui();
+        let plugin = self.plugin.plugin_handle();
+        gui.hide(&plugin)
+            .unwrap_or_else(|e| panic!("gui.hide failed: {e}"));
+        gui.destroy(&plugin);
+        self.serve_callbacks();
     }
 }
 
