@@ -27,12 +27,11 @@ use clack_host::events::{EventFlags, Match, Pckn};
 use clack_host::prelude::*;
 use clack_host::utils::FixedPoint;
 use common::clap_host::{
-    Event, Instance, OUTPUT_CHANNELS, PARAM_IS_STEPPED, ParamInfo, ProcessOutput, TestHost,
-    TimedEvent, TransportInfo,
+    Event, Instance, OUTPUT_CHANNELS, PARAM_IS_STEPPED, ParamInfo, ProcessOutput, TimedEvent,
+    TransportInfo,
 };
-use common::{XorShift, bundled};
+use common::{XorShift, instance};
 
-const PLUGIN_ID: &str = "org.cantus.cantus";
 const SEEDS: [u64; 3] = [1, 0x00C0_FFEE, 0xDEAD_BEEF];
 /// How many of [`SEEDS`] the slowest test (every rate and block size) runs.
 const RATE_SEEDS: usize = 2;
@@ -276,7 +275,7 @@ struct Fuzz {
 
 impl Fuzz {
     fn new(seed: u64) -> Self {
-        let mut plugin = TestHost::load(&bundled("cantus.clap")).instantiate(PLUGIN_ID);
+        let mut plugin = instance();
         let params = plugin.params();
         assert!(!params.is_empty(), "the plugin lists no parameters");
         let expected = params.iter().map(|p| plugin.param_value(p.id)).collect();
@@ -838,7 +837,7 @@ fn track(sounding: &mut BTreeSet<(u8, u8)>, output: &ProcessOutput) {
 /// too (or the plugin must end it itself), or the synth after it hangs.
 #[test]
 fn disabling_while_a_key_is_held_does_not_leave_it_sounding() {
-    let mut plugin = TestHost::load(&bundled("cantus.clap")).instantiate(PLUGIN_ID);
+    let mut plugin = instance();
     let enabled = plugin.param_id("Enabled");
     plugin.activate(48_000.0, 1, 512);
     let mut sounding = BTreeSet::new();
@@ -863,7 +862,7 @@ fn disabling_while_a_key_is_held_does_not_leave_it_sounding() {
 #[test]
 fn changing_the_output_channel_does_not_leave_the_sounding_note_on() {
     let sample_rate = 48_000.0;
-    let mut plugin = TestHost::load(&bundled("cantus.clap")).instantiate(PLUGIN_ID);
+    let mut plugin = instance();
     let channel = plugin.param_id("Output channel");
     plugin.activate(sample_rate, 1, 512);
     let mut transport = TransportInfo::playing(120.0);

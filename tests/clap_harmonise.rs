@@ -8,10 +8,9 @@
 mod common;
 
 use cantus::harmony::voices::VOICE_RANGES;
-use common::bundled;
-use common::clap_host::{Instance, TestHost, TimedEvent, TransportInfo};
+use common::clap_host::{Instance, TimedEvent, TransportInfo};
+use common::instance;
 
-const PLUGIN_ID: &str = "org.cantus.cantus";
 const RATE: f64 = 48_000.0;
 const BLOCK: u32 = 512;
 const TEMPO: f64 = 120.0;
@@ -49,7 +48,7 @@ struct Placed {
 
 /// An instance in Harmonise mode, given `state` first if any.
 fn harmonising_instance(offline: bool, state: Option<&[u8]>) -> Instance {
-    let mut plugin = TestHost::load(&bundled("cantus.clap")).instantiate(PLUGIN_ID);
+    let mut plugin = instance();
     if let Some(state) = state {
         plugin.load_state(state).unwrap();
     }

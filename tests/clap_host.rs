@@ -11,16 +11,11 @@ use common::clap_host::{
     Event, Instance, OUTPUT_CHANNELS, PARAM_IS_STEPPED, ProcessOutput, TestHost, TimedEvent,
     TransportInfo,
 };
-use common::{XorShift, bundled};
+use common::{PLUGIN_ID, XorShift, bundled, instance};
 use nice_plug::prelude::{ClapFeature, ClapPlugin, Plugin};
 
-const PLUGIN_ID: &str = "org.cantus.cantus";
 const SAMPLE_RATES: [f64; 3] = [44_100.0, 48_000.0, 96_000.0];
 const MAX_BLOCK: u32 = 4096;
-
-fn instance() -> Instance {
-    TestHost::load(&bundled("cantus.clap")).instantiate(PLUGIN_ID)
-}
 
 /// Random note-ons and note-offs at sorted random offsets (repeats included) within the block.
 ///

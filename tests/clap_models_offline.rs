@@ -13,18 +13,13 @@ use cantus::model::folder::save_untrained;
 use cantus::model::{CellKind, ModelCard, NetworkConfig};
 use cantus::music::Encoding;
 use cantus::music::melody::VOCAB_SIZE;
-use common::bundled;
-use common::clap_host::{Instance, TestHost, TransportInfo};
+use common::clap_host::{Instance, TransportInfo};
+use common::instance;
 use std::time::Duration;
 
-const PLUGIN_ID: &str = "org.cantus.cantus";
 const SAMPLE_RATE: f64 = 48_000.0;
 const TEMPO: f64 = 120.0;
 const BLOCK: u32 = 512;
-
-fn instance() -> Instance {
-    TestHost::load(&bundled("cantus.clap")).instantiate(PLUGIN_ID)
-}
 
 /// A generated or forwarded note event at its absolute sample: `(sample, key, on)`.
 type Placed = (u64, u8, bool);

@@ -15,14 +15,13 @@ mod xvfb_support;
 use std::thread;
 use std::time::Duration;
 
-use common::bundled;
-use common::clap_host::{Instance, TestHost, TimedEvent, TransportInfo};
+use common::clap_host::{Instance, TimedEvent, TransportInfo};
+use common::instance;
 use x11rb::connection::Connection;
 use x11rb::protocol::xproto::{ConnectionExt as _, CreateWindowAux, Window, WindowClass};
 use x11rb::rust_connection::RustConnection;
-use xvfb_support::{Xvfb, wait_until};
+use xvfb_support::{PLAYER, Xvfb, wait_until};
 
-const PLUGIN_ID: &str = "org.cantus.cantus";
 const SAMPLE_RATE: f64 = 48_000.0;
 const TEMPO: f64 = 120.0;
 const BLOCK: u32 = 512;
@@ -35,14 +34,10 @@ const OPEN: u64 = 30;
 const CLOSE: u64 = 300;
 const REOPEN: u64 = 450;
 
-/// The player's colour on the roll (`src/plugin/editor/roll.rs`).
-const PLAYER: [u8; 3] = [70, 160, 255];
-
 /// A generated or forwarded note event at its absolute sample: `(sample, key, on)`.
 type Placed = (u64, u8, bool);
 
 /// What a take sounded like: its note events and its stereo audio, block after block.
-#[derive(PartialEq)]
 struct Take {
     notes: Vec<Placed>,
     audio: [Vec<f32>; 2],
@@ -60,9 +55,7 @@ fn opening_and_closing_the_editor_changes_nothing_in_the_sound() {
     let parent = host_window(&x11, screen);
 
     // Fresh instances seed themselves at random: both takes start from one saved state.
-    let state = TestHost::load(&bundled("cantus.clap"))
-        .instantiate(PLUGIN_ID)
-        .save_state();
+    let state = instance().save_state();
     let closed = play(&state, |_, _| {});
 
     let mut seen_open = 0;
@@ -125,7 +118,7 @@ fn opening_and_closing_the_editor_changes_nothing_in_the_sound() {
 /// as a DAW's window events are); while the editor is open, blocks come at real-time pace, so
 /// it draws while the plugin plays.
 fn play(state: &[u8], mut at_block: impl FnMut(u64, &mut Instance)) -> Take {
-    let mut plugin = TestHost::load(&bundled("cantus.clap")).instantiate(PLUGIN_ID);
+    let mut plugin = instance();
     plugin.load_state(state).expect("the saved state loads");
     assert!(plugin.set_render_offline(true), "offline rendering refused");
     let mode = plugin.param_id("Mode");
@@ -148,14 +141,8 @@ fn play(state: &[u8], mut at_block: impl FnMut(u64, &mut Instance)) -> Take {
         notes: Vec::new(),
         audio: [Vec::new(), Vec::new()],
     };
-    let mut editor_open = false;
     for block in 0..BLOCKS {
         at_block(block, &mut plugin);
-        editor_open = match block {
-            OPEN | REOPEN => true,
-            CLOSE => false,
-            _ => editor_open,
-        };
         let start = block * u64::from(BLOCK);
         let events: Vec<TimedEvent> = phrase
             .iter()
@@ -173,11 +160,16 @@ fn play(state: &[u8], mut at_block: impl FnMut(u64, &mut Instance)) -> Take {
             kept.extend_from_slice(channel);
         }
         transport = transport.advanced(BLOCK, SAMPLE_RATE);
-        if editor_open {
+        if editor_is_open(block) {
             thread::sleep(Duration::from_secs_f64(f64::from(BLOCK) / SAMPLE_RATE));
         }
     }
     take
+}
+
+/// Whether the second take's window is open during `block`.
+fn editor_is_open(block: u64) -> bool {
+    (OPEN..CLOSE).contains(&block) || block >= REOPEN
 }
 
 /// The host's window for the editor: the whole 1024x720 screen, mapped.

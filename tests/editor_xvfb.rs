@@ -12,13 +12,9 @@ use std::thread;
 use std::time::Duration;
 
 use jam_support::{Cantus, JackServer, JackTransport, Keyboard};
-use xvfb_support::{Xvfb, wait_until};
+use xvfb_support::{CANTUS, PLAYER, Xvfb, wait_until};
 
 const STANDALONE: &str = env!("CARGO_BIN_EXE_cantus-standalone");
-
-/// The roll's colours (`src/plugin/editor/roll.rs`): the player's blue, Cantus's orange.
-const PLAYER: [u8; 3] = [70, 160, 255];
-const CANTUS: [u8; 3] = [255, 150, 40];
 
 /// A note of two steps on the roll covers some 300 pixels; the legend's swatches fewer than 100.
 const NOTE_PIXELS: usize = 250;

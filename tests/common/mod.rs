@@ -23,6 +23,14 @@ pub fn bundled(name: &str) -> PathBuf {
     path
 }
 
+/// The plugin's CLAP id, as hosts see it in the bundle's factory.
+pub const PLUGIN_ID: &str = "org.cantus.cantus";
+
+/// A fresh instance of the bundled CLAP plugin (`target/bundled/cantus.clap`).
+pub fn instance() -> clap_host::Instance {
+    clap_host::TestHost::load(&bundled("cantus.clap")).instantiate(PLUGIN_ID)
+}
+
 /// A seeded xorshift64 generator: reproducible random input without a dependency.
 pub struct XorShift(u64);
 

@@ -9,6 +9,10 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+/// The roll's colours (`src/plugin/editor/roll.rs`): the player's blue, Cantus's orange.
+pub const PLAYER: [u8; 3] = [70, 160, 255];
+pub const CANTUS: [u8; 3] = [255, 150, 40];
+
 /// Polls `done` every 200 ms; fails the test after `patience`.
 pub fn wait_until(what: &str, patience: Duration, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + patience;
