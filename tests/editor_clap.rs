@@ -13,7 +13,7 @@ mod common;
 mod xvfb_support;
 
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::clap_host::{Instance, TimedEvent, TransportInfo};
 use common::instance;
@@ -53,6 +53,7 @@ fn opening_and_closing_the_editor_changes_nothing_in_the_sound() {
     unsafe { std::env::set_var("DISPLAY", &xvfb.display) };
     let (x11, screen) = x11rb::connect(Some(&xvfb.display)).expect("a connection to Xvfb");
     let parent = host_window(&x11, screen);
+    let threads_before = threads();
 
     // Fresh instances seed themselves at random: both takes start from one saved state.
     let state = instance().save_state();
@@ -87,6 +88,16 @@ fn opening_and_closing_the_editor_changes_nothing_in_the_sound() {
         _ => {}
     });
     assert_eq!(seen_open, 2);
+    // The take ended with the window open, and the plugin was destroyed after it, as a DAW
+    // closes a project: the host destroys the editor first (`Instance`'s drop), which joins the
+    // window's thread. Nothing of the plugin may keep running after it: its engine, its window
+    // and the GL threads end with it. (A thread still holding an X connection when Xvfb stops
+    // makes Xlib exit the process from that thread: the crash a CI run saw.)
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while threads() != threads_before && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(threads(), threads_before, "threads outlived the plugin");
 
     let note_ons = closed.notes.iter().filter(|n| n.2).count();
     assert!(note_ons > 8, "too few notes to compare: {:?}", closed.notes);
@@ -110,6 +121,7 @@ fn opening_and_closing_the_editor_changes_nothing_in_the_sound() {
             "channel {channel}'s audio changed at that sample"
         );
     }
+    drop(x11);
     xvfb.stop();
 }
 
@@ -193,6 +205,15 @@ fn host_window(x11: &RustConnection, screen: usize) -> Window {
     x11.map_window(window).expect("map_window");
     x11.flush().expect("flush");
     window
+}
+
+/// The names of this process's threads (Linux).
+fn threads() -> Vec<String> {
+    std::fs::read_dir("/proc/self/task")
+        .expect("/proc/self/task")
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .map(|name| name.trim().to_owned())
+        .collect()
 }
 
 /// How many windows `window` holds.

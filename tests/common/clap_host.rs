@@ -97,6 +97,7 @@ impl TestHost {
             params,
             pending_params: Vec::new(),
             steady_time: 0,
+            editor_open: false,
         }
     }
 }
@@ -295,6 +296,8 @@ pub struct Instance {
     /// Parameter changes made while active; CLAP hosts deliver those with the next block.
     pending_params: Vec<ParamValueEvent>,
     steady_time: u64,
+    /// Whether the editor is open: it must be destroyed before the plugin is.
+    editor_open: bool,
 }
 
 impl Instance {
@@ -618,8 +621,17 @@ impl Instance {
 }
 
 impl Drop for Instance {
-    /// A plugin must be deactivated before it is destroyed.
+    /// A plugin's editor must be destroyed, and the plugin deactivated, before the plugin is
+    /// destroyed (CLAP's rule). nice-plug's editor holds the plugin, so a plugin destroyed with
+    /// its window open is freed only later, by the window's thread, which meanwhile still talks
+    /// to the X server.
     fn drop(&mut self) {
+        if self.editor_open {
+            // Not `close_editor`: a second panic while a failed test unwinds would abort.
+            let (gui, plugin) = (self.gui(), self.plugin.plugin_handle());
+            let _ = gui.hide(&plugin);
+            gui.destroy(&plugin);
+        }
         if let Some(started) = self.processor.take() {
             self.plugin.deactivate(started.stop_processing());
         }
@@ -777,6 +789,7 @@ impl Instance {
             .unwrap_or_else(|e| panic!("gui.set_parent failed: {e}"));
         gui.show(&plugin)
             .unwrap_or_else(|e| panic!("gui.show failed: {e}"));
+        self.editor_open = true;
         self.serve_callbacks();
         size
     }
@@ -788,6 +801,7 @@ impl Instance {
         gui.hide(&plugin)
             .unwrap_or_else(|e| panic!("gui.hide failed: {e}"));
         gui.destroy(&plugin);
+        self.editor_open = false;
         self.serve_callbacks();
     }
 }
