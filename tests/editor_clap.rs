@@ -13,14 +13,14 @@ mod common;
 mod xvfb_support;
 
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::clap_host::{Instance, TimedEvent, TransportInfo};
 use common::instance;
 use x11rb::connection::Connection;
 use x11rb::protocol::xproto::{ConnectionExt as _, CreateWindowAux, Window, WindowClass};
 use x11rb::rust_connection::RustConnection;
-use xvfb_support::{PLAYER, Xvfb, wait_until};
+use xvfb_support::{PLAYER, Xvfb, poll_until, wait_until};
 
 const SAMPLE_RATE: f64 = 48_000.0;
 const TEMPO: f64 = 120.0;
@@ -93,10 +93,7 @@ fn opening_and_closing_the_editor_changes_nothing_in_the_sound() {
     // window's thread. Nothing of the plugin may keep running after it: its engine, its window
     // and the GL threads end with it. (A thread still holding an X connection when Xvfb stops
     // makes Xlib exit the process from that thread: the crash a CI run saw.)
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while threads() != threads_before && Instant::now() < deadline {
-        thread::sleep(Duration::from_millis(200));
-    }
+    poll_until(Duration::from_secs(20), || threads() == threads_before);
     assert_eq!(threads(), threads_before, "threads outlived the plugin");
 
     let note_ons = closed.notes.iter().filter(|n| n.2).count();

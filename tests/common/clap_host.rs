@@ -10,7 +10,7 @@
 //! `clap.state`, `clap.params` and `clap.render` are declared here from the CLAP headers.
 
 use clack_extensions::gui::{
-    GuiApiType, GuiConfiguration, GuiSize, HostGui, HostGuiImpl, PluginGui, Window,
+    GuiApiType, GuiConfiguration, GuiError, GuiSize, HostGui, HostGuiImpl, PluginGui, Window,
 };
 use clack_host::events::event_types::{
     NoteOffEvent, NoteOnEvent, ParamValueEvent, TransportEvent, TransportFlags,
@@ -627,10 +627,8 @@ impl Drop for Instance {
     /// to the X server.
     fn drop(&mut self) {
         if self.editor_open {
-            // Not `close_editor`: a second panic while a failed test unwinds would abort.
-            let (gui, plugin) = (self.gui(), self.plugin.plugin_handle());
-            let _ = gui.hide(&plugin);
-            gui.destroy(&plugin);
+            // Its error ignored: a second panic while a failed test unwinds would abort.
+            let _ = self.destroy_editor();
         }
         if let Some(started) = self.processor.take() {
             self.plugin.deactivate(started.stop_processing());
@@ -796,13 +794,19 @@ impl Instance {
 
     /// Hides and destroys the editor, as a DAW does when its window is closed.
     pub fn close_editor(&mut self) {
+        self.destroy_editor()
+            .unwrap_or_else(|e| panic!("gui.hide failed: {e}"));
+        self.serve_callbacks();
+    }
+
+    /// Hides the editor and destroys it, even if hiding failed; returns how hiding went.
+    fn destroy_editor(&mut self) -> Result<(), GuiError> {
         let gui = self.gui();
         let plugin = self.plugin.plugin_handle();
-        gui.hide(&plugin)
-            .unwrap_or_else(|e| panic!("gui.hide failed: {e}"));
+        let hidden = gui.hide(&plugin);
         gui.destroy(&plugin);
         self.editor_open = false;
-        self.serve_callbacks();
+        hidden
     }
 }
 

@@ -14,12 +14,21 @@ pub const PLAYER: [u8; 3] = [70, 160, 255];
 pub const CANTUS: [u8; 3] = [255, 150, 40];
 
 /// Polls `done` every 200 ms; fails the test after `patience`.
-pub fn wait_until(what: &str, patience: Duration, mut done: impl FnMut() -> bool) {
+pub fn wait_until(what: &str, patience: Duration, done: impl FnMut() -> bool) {
+    assert!(poll_until(patience, done), "waited in vain for {what}");
+}
+
+/// Polls `done` every 200 ms for up to `patience`; whether it came true. For callers that
+/// assert on what they waited for, with its own message.
+pub fn poll_until(patience: Duration, mut done: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + patience;
     while !done() {
-        assert!(Instant::now() < deadline, "waited in vain for {what}");
+        if Instant::now() >= deadline {
+            return false;
+        }
         thread::sleep(Duration::from_millis(200));
     }
+    true
 }
 
 /// A private X server in memory, killed when dropped.
