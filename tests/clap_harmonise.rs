@@ -7,6 +7,8 @@
 
 mod common;
 
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
 use cantus::harmony::voices::VOICE_RANGES;
 use common::clap_host::{Instance, TimedEvent, TransportInfo};
 use common::instance;
@@ -36,6 +38,18 @@ const MELODY: [(u64, u8); 16] = [
     (56, 69),
     (60, 67),
 ];
+
+/// The real-time take measures how soon the voices answer the player. The offline render, run
+/// beside it, keeps both of a two-core machine's cores busy (its audio thread waits for its
+/// worker) and starves the real-time take's worker: then the test measures the machine, not the
+/// plugin (8 to 14 of 16 notes answered in time, against 15 or 16 alone). One take at a time.
+static ONE_TAKE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn one_take_at_a_time() -> MutexGuard<'static, ()> {
+    ONE_TAKE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+}
 
 /// A note event the plugin sent, placed on the timeline.
 #[derive(Debug, Clone, Copy)]
@@ -141,6 +155,7 @@ fn check_voices(events: &[Placed]) -> [Vec<Placed>; 3] {
 
 #[test]
 fn harmonise_mode_adds_three_voices_that_follow_the_player() {
+    let _alone = one_take_at_a_time();
     let mut plugin = harmonising_instance(false, None);
     let events = play_melody(&mut plugin, 0.5);
     // The player's notes come back thru on their channel, and nothing else plays there: the
@@ -192,6 +207,7 @@ fn harmonise_mode_adds_three_voices_that_follow_the_player() {
 /// harmony, event for event.
 #[test]
 fn an_offline_render_of_the_harmony_repeats_exactly() {
+    let _alone = one_take_at_a_time();
     let mut first = harmonising_instance(true, None);
     let state = first.save_state();
     let mut second = harmonising_instance(true, Some(&state));
